@@ -1,0 +1,29 @@
+"""Every table of Égide. Import from here so Alembic sees the whole metadata."""
+
+from egide.core.db.base import Base
+from egide.core.db.models.accounts import ApiToken, Group, GroupMember, User, UserRole
+from egide.core.db.models.vault import (
+    Content,
+    Grant,
+    Node,
+    Space,
+    SpaceKey,
+    TrashItem,
+    Version,
+)
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Content",
+    "Grant",
+    "Group",
+    "GroupMember",
+    "Node",
+    "Space",
+    "SpaceKey",
+    "TrashItem",
+    "User",
+    "UserRole",
+    "Version",
+]

@@ -1,0 +1,1 @@
+"""Services: the business rules. Doors call them; they call core."""

@@ -1,0 +1,92 @@
+"""Fixtures shared by the whole suite.
+
+`db` gives each test a real, migrated database: a fresh SQLite file copied
+from a template migrated once per session, or, when EGIDE_TEST_DATABASE_URL
+names a PostgreSQL database (as `.ci/run` does), that database migrated once
+and emptied after each test. Tests that use it are marked `db` automatically
+so `.ci/run` can run exactly them again on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import argon2
+import pytest
+from sqlalchemy import text
+
+from egide.core.config import Settings
+from egide.core.db.engine import Database
+from egide.core.db.migrate import upgrade
+from egide.core.db.models import Base
+
+PG_URL = os.environ.get("EGIDE_TEST_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    template = Database(f"sqlite:///{path}")
+    upgrade(template)
+    template.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> Iterator[Database | None]:
+    if not PG_URL:
+        yield None
+        return
+    database = Database(PG_URL)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def _empty_pg(database: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+def database_url(
+    tmp_path: Path, _sqlite_template: Path, _pg_database: Database | None
+) -> Iterator[str]:
+    """URL of an empty, migrated database for this test."""
+    if _pg_database is not None:
+        _empty_pg(_pg_database)
+        yield _pg_database.url
+        _empty_pg(_pg_database)
+        return
+    path = tmp_path / "egide.sqlite3"
+    shutil.copyfile(_sqlite_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for a data directory under tmp_path, on this test's database."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def insecure_fast_argon2() -> argon2.PasswordHasher:
+    """argon2id with toy parameters: fast tests, never for real passwords."""
+    return argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
