@@ -28,7 +28,7 @@ PG_URL = os.environ.get("EGIDE_TEST_DATABASE_URL")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "db" in getattr(item, "fixturenames", ()):
+        if "database_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
 
 

@@ -107,11 +107,13 @@ class Content(Base):
 
 class Version(Base):
     __tablename__ = "versions"
-    __table_args__ = (Index("ix_versions_node_created", "node_id", "created_at"),)
+    __table_args__ = (UniqueConstraint("node_id", "number"),)
 
     #: Globally unique, never reused; a file's ETag is its current version id.
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"))
+    #: 1, 2, 3... per file, in the order versions were made (shown to users).
+    number: Mapped[int] = mapped_column(Integer)
     content_id: Mapped[str] = mapped_column(ForeignKey("contents.id"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""The `egide` command: administration and file operations on a local data directory."""

@@ -1,0 +1,285 @@
+"""AccountService: users, log-in by password, and the principal behind a session.
+
+Groups and API tokens are in `groups.py` and `token_admin.py`; this class
+puts the three together. Every administrative call takes the acting
+`Principal` first and asks the access policy; the only calls open to anyone
+are self-service ones (one's own password and tokens) and authentication.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from sqlalchemy.orm import Session
+
+from egide.core.db.models import ApiToken, User, UserRole
+from egide.core.errors import InvalidInput
+from egide.services.access.policy import Action, GlobalRole, Principal, Scope, authorize
+from egide.services.accounts import passwords
+from egide.services.accounts.errors import (
+    AccountDisabled,
+    AccountGone,
+    BadCredentials,
+    LastAdmin,
+    UsernameTaken,
+    WrongCurrentPassword,
+)
+from egide.services.accounts.groups import GroupAdmin
+from egide.services.accounts.records import (
+    UserInfo,
+    canonical_name,
+    find_user,
+    get_user_row,
+    load_principal,
+    parse_global_roles,
+    resolve_principal_ref,
+    user_info,
+)
+from egide.services.accounts.token_admin import TokenAdmin
+
+# resolve_principal_ref lives with the other queries; it is offered here too
+# because callers think of it as part of the account service.
+__all__ = ["AccountService", "resolve_principal_ref"]
+
+_MAX_DISPLAY_NAME = 200
+_MAX_EMAIL = 320
+
+
+def _check_profile(display_name: str, email: str | None) -> tuple[str, str | None]:
+    display_name = display_name.strip()
+    if len(display_name) > _MAX_DISPLAY_NAME:
+        raise InvalidInput(
+            "The display name is too long: at most {maximum} characters.",
+            field="display_name",
+            maximum=_MAX_DISPLAY_NAME,
+        )
+    if email is not None:
+        email = email.strip()
+        local, at, domain = email.rpartition("@")
+        if not (at and local and "." in domain) or len(email) > _MAX_EMAIL or " " in email:
+            raise InvalidInput(
+                "This e-mail address is not valid. Write it as name@example.org.",
+                field="email",
+            )
+    return display_name, email or None
+
+
+def _enabled_admins(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(UserRole)
+            .join(User, User.id == UserRole.user_id)
+            .where(UserRole.role == GlobalRole.ADMIN.value, User.is_disabled.is_(False))
+        )
+        or 0
+    )
+
+
+class AccountService(GroupAdmin, TokenAdmin):
+    # --- users -----------------------------------------------------------------
+
+    def create_user(
+        self,
+        actor: Principal,
+        username: str,
+        *,
+        password: str | None,
+        display_name: str = "",
+        email: str | None = None,
+        roles: Iterable[GlobalRole | str] = (),
+    ) -> UserInfo:
+        """Create an account; `password=None` makes one that signs in through SSO only."""
+        authorize(actor, Action.USER_MANAGE)
+        name = canonical_name(username)
+        display_name, email = _check_profile(display_name, email)
+        wanted_roles = parse_global_roles(roles)
+        now = self._now()
+        password_hash = None
+        if password is not None:
+            passwords.check_password_policy(name, password)
+            password_hash = passwords.hash_password(self._hasher, password)
+        with self._db.write() as session:
+            if find_user(session, name) is not None:
+                raise UsernameTaken(name)
+            user = User(
+                username=name,
+                display_name=display_name,
+                email=email,
+                password_hash=password_hash,
+                is_disabled=False,
+                created_at=now,
+                password_changed_at=now if password_hash else None,
+            )
+            session.add(user)
+            try:
+                session.flush()
+            except SQLIntegrityError as exc:
+                # Another transaction took the name between the check and the insert.
+                raise UsernameTaken(name) from exc
+            session.add_all(UserRole(user_id=user.id, role=r.value) for r in wanted_roles)
+            session.flush()
+            return user_info(session, user)
+
+    def get_user(self, actor: Principal, username: str) -> UserInfo:
+        """A user's account; anyone may read their own, administrators anyone's."""
+        if actor.username != _canonical_or_none(username):
+            authorize(actor, Action.USER_MANAGE)
+        with self._db.read() as session:
+            return user_info(session, get_user_row(session, username))
+
+    def list_users(self, actor: Principal) -> list[UserInfo]:
+        authorize(actor, Action.USER_MANAGE)
+        with self._db.read() as session:
+            users = session.scalars(select(User).order_by(User.username)).all()
+            return [user_info(session, user) for user in users]
+
+    def set_roles(
+        self, actor: Principal, username: str, roles: Iterable[GlobalRole | str]
+    ) -> UserInfo:
+        """Replace the user's global roles with `roles`."""
+        authorize(actor, Action.USER_MANAGE)
+        wanted = parse_global_roles(roles)
+        with self._db.write() as session:
+            user = get_user_row(session, username)
+            session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+            session.add_all(UserRole(user_id=user.id, role=r.value) for r in wanted)
+            session.flush()
+            self._keep_an_admin(session, actor)
+            return user_info(session, user)
+
+    def disable_user(self, actor: Principal, username: str) -> UserInfo:
+        """Disable the account and revoke all its API tokens, in one transaction."""
+        authorize(actor, Action.USER_MANAGE)
+        now = self._now()
+        with self._db.write() as session:
+            user = get_user_row(session, username)
+            user.is_disabled = True
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            session.flush()
+            self._keep_an_admin(session, actor)
+            return user_info(session, user)
+
+    def enable_user(self, actor: Principal, username: str) -> UserInfo:
+        """Enable the account again; its revoked tokens stay revoked."""
+        authorize(actor, Action.USER_MANAGE)
+        with self._db.write() as session:
+            user = get_user_row(session, username)
+            user.is_disabled = False
+            return user_info(session, user)
+
+    @staticmethod
+    def _keep_an_admin(session: Session, actor: Principal) -> None:
+        # Locking every administrator out through the web would need the
+        # command line to recover; the local administrator (who has it) may.
+        if not actor.is_system and _enabled_admins(session) == 0:
+            raise LastAdmin()
+
+    # --- passwords ---------------------------------------------------------------
+
+    def check_password_policy(self, username: str, password: str) -> None:
+        passwords.check_password_policy(username, password)
+
+    def change_password(
+        self,
+        actor: Principal,
+        username: str,
+        new_password: str,
+        *,
+        current_password: str | None = None,
+    ) -> None:
+        """Change one's own password (with the current one), or reset anyone's (administrators).
+
+        Changing one's own password always asks for the current one, even for an
+        administrator: a session left open must not be enough to take the account.
+        """
+        is_self = not actor.is_system and actor.username == _canonical_or_none(username)
+        if not is_self:
+            authorize(actor, Action.USER_MANAGE)
+        with self._db.write() as session:
+            user = get_user_row(session, username)
+            if is_self and (
+                current_password is None
+                or user.password_hash is None
+                or not passwords.verify_password(self._hasher, user.password_hash, current_password)
+            ):
+                raise WrongCurrentPassword()
+            passwords.check_password_policy(user.username, new_password)
+            user.password_hash = passwords.hash_password(self._hasher, new_password)
+            user.password_changed_at = self._now()
+
+    # --- authentication ----------------------------------------------------------
+
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        # Verified against when there is no real hash to check, so an unknown
+        # user costs the same argon2 work as a known one (no user enumeration
+        # by timing).
+        return self._hasher.hash(secrets.token_urlsafe(32))
+
+    def authenticate(self, username: str, password: str) -> Principal:
+        """The principal for a right username and password, or BadCredentials."""
+        with self._db.read() as session:
+            user = find_user(session, username)
+            stored = user.password_hash if user is not None else None
+            if user is None or stored is None:
+                passwords.verify_password(self._hasher, self._dummy_hash, password)
+                raise BadCredentials()
+            if not passwords.verify_password(self._hasher, stored, password):
+                raise BadCredentials()
+            # Only now: telling that an account is disabled to someone without
+            # its password would confirm that it exists.
+            if user.is_disabled:
+                raise AccountDisabled()
+            principal = load_principal(session, user)
+        if self._hasher.check_needs_rehash(stored):
+            with self._db.write() as session:
+                session.execute(
+                    update(User)
+                    .where(User.id == user.id, User.password_hash == stored)
+                    .values(password_hash=passwords.hash_password(self._hasher, password))
+                )
+        return principal
+
+    def principal_for(
+        self,
+        user_id: str,
+        *,
+        scopes: frozenset[Scope] | None = None,
+        token_id: str | None = None,
+    ) -> Principal:
+        """The principal of an existing session or token, with roles and groups as of now."""
+        with self._db.read() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise AccountGone()
+            if user.is_disabled:
+                raise AccountDisabled()
+            return load_principal(session, user, scopes=scopes, token_id=token_id)
+
+    def principal_for_username(self, username: str) -> Principal:
+        """The principal of a named user, for the local command line (`--user NAME`).
+
+        Only for doors whose operator is already trusted (the CLI runs with
+        access to the data directory); it checks no password.
+        """
+        with self._db.read() as session:
+            user = get_user_row(session, username)
+            if user.is_disabled:
+                raise AccountDisabled()
+            return load_principal(session, user)
+
+
+def _canonical_or_none(username: str) -> str | None:
+    try:
+        return canonical_name(username)
+    except InvalidInput:
+        return None

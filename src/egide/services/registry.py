@@ -1,0 +1,157 @@
+"""Build every service from the settings, in one place (Warehouse's `build_services`).
+
+The web application and the CLI both call `build_services`; nothing else
+constructs services, and no service is a module-level singleton.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import argon2
+
+from egide.core.blobstore import LocalBlobStore
+from egide.core.clock import Clock, SystemClock
+from egide.core.config import Settings
+from egide.core.crypto.provider import FileKeyProvider
+from egide.core.db import Database
+from egide.core.db.migrate import is_up_to_date, upgrade
+from egide.core.errors import Unavailable
+from egide.services.accounts.service import AccountService
+from egide.services.vault.base import VaultContext
+from egide.services.vault.files import FileService
+from egide.services.vault.keyring import SpaceKeyRing
+from egide.services.vault.maintenance import MaintenanceService
+from egide.services.vault.nodes import NodeService
+from egide.services.vault.rotation import KeyRotationService
+from egide.services.vault.spaces import SpaceService
+
+
+class DataDirUnavailable(Unavailable):
+    code = "data-dir-unavailable"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    blobs: LocalBlobStore
+    keys: FileKeyProvider
+    accounts: AccountService
+    spaces: SpaceService
+    files: FileService
+    nodes: NodeService
+    maintenance: MaintenanceService
+    rotation: KeyRotationService
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def check_data_dir(settings: Settings) -> None:
+    path = settings.data_dir
+    if not path.exists():
+        raise DataDirUnavailable(
+            "The data directory {path} does not exist. Run `egide init` to create a vault "
+            "there, or set EGIDE_DATA_DIR to the right directory.",
+            path=str(path),
+        )
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise DataDirUnavailable(
+            "The data directory {path} cannot be read or written by this user. Check its "
+            "owner and permissions.",
+            path=str(path),
+        )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    hasher: argon2.PasswordHasher | None = None,
+    migrate: bool = True,
+) -> Services:
+    """Open an initialised vault: check the data directory, open the key file,
+    bring the database schema up to date, wire the services."""
+    check_data_dir(settings)
+    keys = FileKeyProvider.open(settings.resolved_key_file)
+    db = Database(settings.resolved_database_url)
+    try:
+        if migrate and not is_up_to_date(db):
+            upgrade(db)
+        blobs = LocalBlobStore(settings.resolved_blob_dir)
+        blobs.check()
+    except BaseException:
+        db.dispose()
+        raise
+    return _wire(settings, db, blobs, keys, clock=clock or SystemClock(), hasher=hasher)
+
+
+def _wire(
+    settings: Settings,
+    db: Database,
+    blobs: LocalBlobStore,
+    keys: FileKeyProvider,
+    *,
+    clock: Clock,
+    hasher: argon2.PasswordHasher | None,
+) -> Services:
+    ctx = VaultContext(
+        db=db, blobs=blobs, keyring=SpaceKeyRing(keys), settings=settings, clock=clock
+    )
+    files = FileService(ctx)
+    escrow: Path = settings.resolved_escrow_file
+    return Services(
+        settings=settings,
+        db=db,
+        blobs=blobs,
+        keys=keys,
+        accounts=AccountService(db, hasher=hasher, clock=clock),
+        spaces=SpaceService(ctx),
+        files=files,
+        nodes=NodeService(ctx, files),
+        maintenance=MaintenanceService(ctx),
+        rotation=KeyRotationService(ctx, lambda: keys.add_master_key(escrow)),
+    )
+
+
+@dataclass(frozen=True)
+class InitResult:
+    recovery_code: str
+    key_file: Path
+    escrow_file: Path
+    database_url_is_default: bool
+
+
+def initialise(settings: Settings) -> InitResult:
+    """Create a new vault: directories, key file and recovery escrow, database schema.
+
+    Refuses to touch an existing key file. Safe to re-run for the directories
+    and the schema (the key step then fails with a clear message first).
+    """
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirUnavailable(
+            "Cannot create the data directory {path} ({reason}). Check the path and the "
+            "permissions of its parent.",
+            path=str(data_dir),
+            reason=exc.strerror or "error",
+        ) from exc
+    check_data_dir(settings)
+    _, code = FileKeyProvider.create(settings.resolved_key_file, settings.resolved_escrow_file)
+    LocalBlobStore(settings.resolved_blob_dir).initialise()
+    db = Database(settings.resolved_database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return InitResult(
+        recovery_code=code,
+        key_file=settings.resolved_key_file,
+        escrow_file=settings.resolved_escrow_file,
+        database_url_is_default=settings.database_url is None,
+    )

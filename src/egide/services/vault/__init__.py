@@ -1,0 +1,1 @@
+"""The vault: spaces, folders, files, versions, trash, quotas, keys and maintenance."""

@@ -1,0 +1,106 @@
+"""What every vault service shares: its context and the authorisation steps.
+
+Authorisation always goes through services.access (the one policy module).
+A target the caller cannot see and a target that does not exist raise the
+very same NotFound, so existence never leaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from egide.core.blobstore import BlobStore
+from egide.core.clock import Clock
+from egide.core.config import Settings
+from egide.core.db import Database
+from egide.core.db.models import Node, Space
+from egide.core.errors import NotFound
+from egide.services.access.grants import effective_role
+from egide.services.access.policy import Action, Decision, Principal, SpaceRole, authorize, decide
+from egide.services.vault.errors import QuotaExceeded
+from egide.services.vault.keyring import SpaceKeyRing
+from egide.services.vault.tree import Tree
+
+HIDDEN_MESSAGE = "No such file, folder or space, or you do not have access to it."
+
+
+@dataclass
+class VaultContext:
+    db: Database
+    blobs: BlobStore
+    keyring: SpaceKeyRing
+    settings: Settings
+    clock: Clock
+
+    @property
+    def tree(self) -> Tree:
+        return Tree(self.keyring)
+
+
+def not_found() -> NotFound:
+    return NotFound(HIDDEN_MESSAGE)
+
+
+class VaultServiceBase:
+    def __init__(self, ctx: VaultContext) -> None:
+        self.ctx = ctx
+        self.db = ctx.db
+        self.tree = Tree(ctx.keyring)
+        self.clock = ctx.clock
+
+    def _space(self, session: Session, slug: str) -> Space:
+        space = self.tree.space_by_slug(session, slug.strip().lower())
+        if space is None:
+            raise not_found()
+        return space
+
+    @staticmethod
+    def _role(session: Session, actor: Principal, node_id: str) -> SpaceRole | None:
+        return effective_role(session, actor, node_id)
+
+    def _allow(self, session: Session, actor: Principal, action: Action, node: Node) -> SpaceRole:
+        """Authorise `action` on `node`; returns the role it was allowed with."""
+        role = self._role(session, actor, node.id)
+        if decide(actor, action, role) is Decision.HIDDEN:
+            raise not_found()
+        authorize(actor, action, role)
+        return role or SpaceRole.READER
+
+    def _locate(
+        self, session: Session, actor: Principal, space: Space, segments: list[str], action: Action
+    ) -> Node:
+        """The node at `segments`, once `action` on it is allowed."""
+        node, rest = self.tree.resolve_deepest(session, space, segments)
+        if rest:
+            raise not_found()
+        self._allow(session, actor, action, node)
+        return node
+
+    @staticmethod
+    def _charge(session: Session, space_id: str, delta: int) -> None:
+        """Add `delta` bytes to the space's usage, refusing to go over its quota.
+
+        A single conditional UPDATE, so concurrent writers can never together
+        exceed the quota; a negative delta always succeeds.
+        """
+        if delta == 0:
+            return
+        stmt = update(Space).where(Space.id == space_id)
+        if delta > 0:
+            stmt = stmt.where(
+                or_(Space.quota_bytes.is_(None), Space.used_bytes + delta <= Space.quota_bytes)
+            )
+        result = session.execute(
+            stmt.values(used_bytes=Space.used_bytes + delta).execution_options(
+                synchronize_session=False
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise QuotaExceeded(
+                "This space is full: its quota would be exceeded by {size} bytes. Delete files, "
+                "empty the trash or ask an administrator for a larger quota.",
+                size=delta,
+            )

@@ -1,0 +1,411 @@
+"""Files: the write path, the read path, versions.
+
+Write path (ARCHITECTURE.md): authorise before reading the body; stream it
+through EGS1 into a new blob key while hashing it; fsync and publish the
+blob; then one transaction adds the content, the version and the node
+change and charges the quota. If anything fails before that commit, the
+blob is deleted, so nothing half-written is ever visible; a crash between
+publication and commit leaves an orphan blob that `egide gc` removes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from egide.core.crypto.egs1 import StreamOpener, StreamSealer
+from egide.core.crypto.keys import generate_key, unwrap_dek, wrap_dek
+from egide.core.db.base import new_id
+from egide.core.db.models import Content, Node, Space, Version
+from egide.core.types import Secret
+from egide.services.access.policy import Action, Principal
+from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
+from egide.services.vault.errors import (
+    AlreadyExists,
+    NotAFile,
+    ParentMissing,
+    QuotaExceeded,
+    StaleVersion,
+)
+from egide.services.vault.names import join_path, split_path
+from egide.services.vault.tree import FILE, FOLDER
+from egide.services.vault.types import VersionInfo
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """A blob written and published, not yet referenced by any committed row."""
+
+    blob_key: str
+    blob_size: int
+    size: int
+    sha256: str
+    segment_size: int
+    wrapped_dek: bytes
+    key_id: str
+
+
+@dataclass
+class FileDownload:
+    """An authorised read of one version; bytes are decrypted as they are iterated."""
+
+    node_id: str
+    version_id: str
+    name: str
+    size: int
+    sha256: str
+    modified_at: dt.datetime
+    _ctx: VaultContext = field(repr=False)
+    _blob_key: str = field(repr=False)
+    _blob_size: int = field(repr=False)
+    _dek: Secret = field(repr=False)
+
+    def iter_bytes(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Plaintext bytes [start, end); each segment is authenticated before release."""
+        with self._ctx.blobs.open(self._blob_key) as reader:
+            opener = StreamOpener(self._dek, reader, expected_blob_size=self._blob_size)
+            yield from opener.iter_plaintext(start, end)
+
+
+class FileService(VaultServiceBase):
+    # Write -------------------------------------------------------------------
+
+    def write(
+        self,
+        actor: Principal,
+        slug: str,
+        path: str,
+        source: Iterable[bytes],
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        size_hint: int | None = None,
+    ) -> VersionInfo:
+        """Create the file at `path` or add a new version to it, from a stream of bytes."""
+        segments = split_path(path)
+        if not segments:
+            raise NotAFile("The root of a space is a folder; give a file path.")
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            _, existing = self._target(session, actor, space, segments)
+            self._check_preconditions(existing, if_match, if_none_match)
+            old_size = self._current_size(session, existing)
+            if size_hint is not None:
+                self._check_room(space, size_hint - old_size)
+            room = None if space.quota_bytes is None else space.quota_bytes - space.used_bytes
+            limit = None if room is None else room + old_size
+            key_id = space.current_key_id
+            space_key = self.ctx.keyring.key(session, key_id)
+            space_id = space.id
+        stored = self._store(source, space_key, key_id, limit)
+        try:
+            return self._commit(
+                actor, space_id, segments, stored, if_match=if_match, if_none_match=if_none_match
+            )
+        except BaseException:
+            self.ctx.blobs.delete(stored.blob_key)
+            raise
+
+    def _target(
+        self, session: Session, actor: Principal, space: Space, segments: list[str]
+    ) -> tuple[Node, Node | None]:
+        node, rest = self.tree.resolve_deepest(session, space, segments)
+        if not rest:
+            if node.kind != FILE:
+                raise NotAFile("A folder already has this name. Choose another file name.")
+            self._allow(session, actor, Action.FILE_WRITE, node)
+            parent = session.get(Node, node.parent_id)
+            if parent is None:  # pragma: no cover - a live file always has a parent
+                raise not_found()
+            return parent, node
+        self._allow(session, actor, Action.FILE_WRITE, node)
+        if len(rest) > 1 or node.kind != FOLDER:
+            raise ParentMissing(
+                "The folder {path} does not exist. Create it first.",
+                path=join_path(segments[: len(segments) - len(rest) + 1]),
+            )
+        return node, None
+
+    @staticmethod
+    def _check_preconditions(
+        existing: Node | None, if_match: str | None, if_none_match: bool
+    ) -> None:
+        if if_none_match and existing is not None:
+            raise AlreadyExists("A file with this name already exists; nothing was overwritten.")
+        if if_match is not None and (existing is None or existing.current_version_id != if_match):
+            raise StaleVersion(
+                "This file was changed by someone else since you opened it. Download the "
+                "current version, merge your changes and save again."
+            )
+
+    @staticmethod
+    def _current_size(session: Session, node: Node | None) -> int:
+        if node is None or node.current_version_id is None:
+            return 0
+        version = session.get(Version, node.current_version_id)
+        return version.size if version else 0
+
+    @staticmethod
+    def _check_room(space: Space, delta: int) -> None:
+        if space.quota_bytes is not None and space.used_bytes + delta > space.quota_bytes:
+            raise QuotaExceeded(
+                "This space is full: its quota would be exceeded. Delete files, empty the "
+                "trash or ask an administrator for a larger quota."
+            )
+
+    def _store(
+        self, source: Iterable[bytes], space_key: Secret, key_id: str, limit: int | None
+    ) -> StoredContent:
+        blobs = self.ctx.blobs
+        blob_key = blobs.new_key()
+        dek = generate_key()
+        segment_size = self.ctx.settings.segment_size
+        wrapped_dek = wrap_dek(space_key, key_id, blob_key, dek)
+        sealer = StreamSealer(dek, segment_size)
+        digest = hashlib.sha256()
+        size = 0
+        with blobs.create(blob_key) as writer:
+            writer.write(sealer.header)
+            for chunk in source:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise QuotaExceeded(
+                        "This space is full: the file is larger than the room left in its "
+                        "quota. Nothing was saved. Free space or ask for a larger quota."
+                    )
+                digest.update(chunk)
+                for segment in sealer.update(chunk):
+                    writer.write(segment)
+            writer.write(sealer.finish())
+            blob_size = writer.commit()
+        return StoredContent(
+            blob_key=blob_key,
+            blob_size=blob_size,
+            size=size,
+            sha256=digest.hexdigest(),
+            segment_size=segment_size,
+            wrapped_dek=wrapped_dek,
+            key_id=key_id,
+        )
+
+    def _commit(
+        self,
+        actor: Principal,
+        space_id: str,
+        segments: list[str],
+        stored: StoredContent,
+        *,
+        if_match: str | None,
+        if_none_match: bool,
+    ) -> VersionInfo:
+        # Two attempts: on PostgreSQL a concurrent creation of the same name
+        # surfaces as a unique violation; the retry then sees the file and adds
+        # a version to it (or fails its precondition).
+        for attempt in (1, 2):
+            try:
+                with self.db.write() as session:
+                    return self._commit_in(
+                        session,
+                        actor,
+                        space_id,
+                        segments,
+                        stored,
+                        if_match=if_match,
+                        if_none_match=if_none_match,
+                    )
+            except sa_exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _commit_in(
+        self,
+        session: Session,
+        actor: Principal,
+        space_id: str,
+        segments: list[str],
+        stored: StoredContent,
+        *,
+        if_match: str | None,
+        if_none_match: bool,
+    ) -> VersionInfo:
+        now = self.clock.now()
+        space = session.get(Space, space_id)
+        if space is None:
+            raise not_found()
+        # Re-check everything: the tree or the grants may have changed while the
+        # body was streaming.
+        parent, _ = self._target(session, actor, space, segments)
+        node = self.tree.child(session, space, parent.id, segments[-1], for_update=True)
+        if node is not None and node.kind != FILE:
+            raise NotAFile("A folder already has this name. Choose another file name.")
+        self._check_preconditions(node, if_match, if_none_match)
+        content = Content(
+            id=new_id(),
+            space_id=space.id,
+            blob_key=stored.blob_key,
+            size=stored.size,
+            blob_size=stored.blob_size,
+            segment_size=stored.segment_size,
+            sha256=stored.sha256,
+            wrapped_dek=stored.wrapped_dek,
+            dek_key_id=stored.key_id,
+            created_at=now,
+        )
+        session.add(content)
+        old_size = 0
+        number = 1
+        if node is None:
+            node_id = new_id()
+            sealed = self.tree.seal(session, space, node_id, parent.id, segments[-1])
+            node = Node(
+                id=node_id,
+                space_id=space.id,
+                parent_id=parent.id,
+                kind=FILE,
+                name_enc=sealed.name_enc,
+                name_index=sealed.name_index,
+                name_key_id=sealed.key_id,
+                created_at=now,
+                updated_at=now,
+                created_by=actor.user_id,
+            )
+            session.add(node)
+        elif node.current_version_id is not None:
+            previous = session.get(Version, node.current_version_id)
+            if previous is not None:
+                previous.superseded_at = now
+                old_size = previous.size
+            number = next_version_number(session, node.id)
+        version = Version(
+            id=new_id(),
+            node_id=node.id,
+            number=number,
+            content_id=content.id,
+            size=stored.size,
+            created_at=now,
+            created_by=actor.user_id,
+            retain_days=self.ctx.settings.protection_days,
+        )
+        session.add(version)
+        node.current_version_id = version.id
+        node.updated_at = now
+        session.flush()
+        self._charge(session, space.id, stored.size - old_size)
+        return _version_info(version, content, is_current=True)
+
+    # Read --------------------------------------------------------------------
+
+    def open(
+        self, actor: Principal, slug: str, path: str, *, version_id: str | None = None
+    ) -> FileDownload:
+        """Authorise a read of the current (or a given) version of a file."""
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            node = self._locate(session, actor, space, split_path(path), Action.FILE_READ)
+            if node.kind != FILE:
+                raise NotAFile("This is a folder; list it instead of downloading it.")
+            version = session.get(Version, version_id or node.current_version_id or "")
+            if version is None or version.node_id != node.id:
+                raise not_found()
+            content = session.get(Content, version.content_id)
+            if content is None:  # pragma: no cover - foreign key
+                raise not_found()
+            space_key = self.ctx.keyring.key(session, content.dek_key_id)
+            dek = unwrap_dek(space_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
+            return FileDownload(
+                node_id=node.id,
+                version_id=version.id,
+                name=self.tree.name_of(session, node),
+                size=content.size,
+                sha256=content.sha256,
+                modified_at=version.created_at,
+                _ctx=self.ctx,
+                _blob_key=content.blob_key,
+                _blob_size=content.blob_size,
+                _dek=dek,
+            )
+
+    # Versions ----------------------------------------------------------------
+
+    def versions(self, actor: Principal, slug: str, path: str) -> list[VersionInfo]:
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            node = self._locate(session, actor, space, split_path(path), Action.VERSION_LIST)
+            if node.kind != FILE:
+                raise NotAFile("Folders have no versions; give a file path.")
+            rows = session.execute(
+                select(Version, Content)
+                .join(Content, Content.id == Version.content_id)
+                .where(Version.node_id == node.id)
+                .order_by(Version.number.desc())
+            ).all()
+            return [
+                _version_info(v, c, is_current=v.id == node.current_version_id) for v, c in rows
+            ]
+
+    def restore_version(
+        self, actor: Principal, slug: str, path: str, version_id: str
+    ) -> VersionInfo:
+        """Make an old version current again, as a new version sharing its content."""
+        with self.db.write() as session:
+            now = self.clock.now()
+            space = self._space(session, slug)
+            node = self._locate(session, actor, space, split_path(path), Action.VERSION_RESTORE)
+            if node.kind != FILE:
+                raise NotAFile("Folders have no versions; give a file path.")
+            old = session.get(Version, version_id)
+            if old is None or old.node_id != node.id:
+                raise not_found()
+            content = session.get(Content, old.content_id)
+            if content is None:  # pragma: no cover - foreign key
+                raise not_found()
+            previous = session.get(Version, node.current_version_id or "")
+            if previous is not None:
+                previous.superseded_at = now
+            version = Version(
+                id=new_id(),
+                node_id=node.id,
+                number=next_version_number(session, node.id),
+                content_id=old.content_id,
+                size=old.size,
+                created_at=now,
+                created_by=actor.user_id,
+                retain_days=self.ctx.settings.protection_days,
+                restored_from=old.id,
+            )
+            session.add(version)
+            node.current_version_id = version.id
+            node.updated_at = now
+            session.flush()
+            self._charge(session, space.id, old.size - (previous.size if previous else 0))
+            return _version_info(version, content, is_current=True)
+
+
+def next_version_number(session: Session, node_id: str) -> int:
+    # Called with the node row locked (FOR UPDATE / the SQLite write lock), so
+    # two writers cannot take the same number; the unique constraint backs it.
+    highest = session.scalar(select(func.max(Version.number)).where(Version.node_id == node_id))
+    return (highest or 0) + 1
+
+
+def _version_info(version: Version, content: Content, *, is_current: bool) -> VersionInfo:
+    return VersionInfo(
+        id=version.id,
+        node_id=version.node_id,
+        number=version.number,
+        size=version.size,
+        sha256=content.sha256,
+        created_at=version.created_at,
+        created_by=version.created_by,
+        is_current=is_current,
+        restored_from=version.restored_from,
+    )

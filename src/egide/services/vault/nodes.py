@@ -1,0 +1,404 @@
+"""Folders and the tree: list, create, move/rename, copy, delete to the trash, restore."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from egide.core.crypto.keys import fold_name
+from egide.core.db.base import new_id
+from egide.core.db.models import Content, Node, Space, TrashItem, Version
+from egide.services.access.grants import visible_space_ids
+from egide.services.access.policy import Action, Decision, Principal, decide
+from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
+from egide.services.vault.errors import (
+    InvalidMove,
+    NameTaken,
+    NotAFolder,
+    ParentMissing,
+)
+from egide.services.vault.files import FileService
+from egide.services.vault.names import check_name, join_path, split_path
+from egide.services.vault.tree import FILE, FOLDER
+from egide.services.vault.types import NodeInfo, TrashInfo
+
+_NAME_TAKEN = "An item named {name} already exists in {folder}. Choose another name."
+
+
+class NodeService(VaultServiceBase):
+    def __init__(self, ctx: VaultContext, files: FileService) -> None:
+        super().__init__(ctx)
+        self.files = files
+
+    # Reading the tree --------------------------------------------------------
+
+    def stat(self, actor: Principal, slug: str, path: str) -> NodeInfo:
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            segments = split_path(path)
+            node = self._locate(session, actor, space, segments, Action.FOLDER_LIST)
+            return self._info(session, node, segments)
+
+    def list_folder(self, actor: Principal, slug: str, path: str = "") -> list[NodeInfo]:
+        """A folder's children, folders first, then by name (case-insensitive)."""
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            segments = split_path(path)
+            folder = self._locate(session, actor, space, segments, Action.FOLDER_LIST)
+            if folder.kind != FOLDER:
+                raise NotAFolder("This is a file, not a folder.")
+            rows = session.execute(
+                select(Node, Version.size, Content.sha256)
+                .outerjoin(Version, Version.id == Node.current_version_id)
+                .outerjoin(Content, Content.id == Version.content_id)
+                .where(Node.parent_id == folder.id)
+            ).all()
+            items = []
+            for node, size, sha256 in rows:
+                name = self.tree.name_of(session, node)
+                items.append(_make_info(node, name, [*segments, name], size or 0, sha256))
+            items.sort(key=lambda i: (i.kind != FOLDER, fold_name(i.name), i.name))
+            return items
+
+    def _info(self, session: Session, node: Node, segments: list[str]) -> NodeInfo:
+        size, sha256 = 0, None
+        if node.current_version_id:
+            row = session.execute(
+                select(Version.size, Content.sha256)
+                .join(Content, Content.id == Version.content_id)
+                .where(Version.id == node.current_version_id)
+            ).one_or_none()
+            if row is not None:
+                size, sha256 = row
+        name = segments[-1] if segments else ""
+        return _make_info(node, name, segments, size, sha256)
+
+    # Changing the tree -------------------------------------------------------
+
+    def mkdir(self, actor: Principal, slug: str, path: str, *, parents: bool = False) -> NodeInfo:
+        segments = split_path(path)
+        if not segments:
+            raise NameTaken("The root folder of a space always exists.")
+        with self.db.write() as session:
+            now = self.clock.now()
+            space = self._space(session, slug)
+            node, rest = self.tree.resolve_deepest(session, space, segments)
+            self._allow(session, actor, Action.FOLDER_CREATE, node)
+            if not rest:
+                if parents and node.kind == FOLDER:
+                    return self._info(session, node, segments)
+                raise NameTaken(_NAME_TAKEN, name=segments[-1], folder=join_path(segments[:-1]))
+            if node.kind != FOLDER:
+                raise NotAFolder("{path} is a file, not a folder.", path=join_path(segments))
+            if len(rest) > 1 and not parents:
+                raise ParentMissing(
+                    "The folder {path} does not exist. Create it first.",
+                    path=join_path(segments[: len(segments) - len(rest) + 1]),
+                )
+            for name in rest:
+                node = self._new_folder(session, actor, space, node, name, now=now)
+            return self._info(session, node, segments)
+
+    def _new_folder(
+        self,
+        session: Session,
+        actor: Principal,
+        space: Space,
+        parent: Node,
+        name: str,
+        *,
+        now: dt.datetime,
+    ) -> Node:
+        node_id = new_id()
+        sealed = self.tree.seal(session, space, node_id, parent.id, name)
+        node = Node(
+            id=node_id,
+            space_id=space.id,
+            parent_id=parent.id,
+            kind=FOLDER,
+            name_enc=sealed.name_enc,
+            name_index=sealed.name_index,
+            name_key_id=sealed.key_id,
+            created_at=now,
+            updated_at=now,
+            created_by=actor.user_id,
+        )
+        session.add(node)
+        session.flush()
+        return node
+
+    def move(self, actor: Principal, slug: str, src: str, dst: str) -> NodeInfo:
+        """Rename and/or move a file or folder inside its space."""
+        src_segments, dst_segments = split_path(src), split_path(dst)
+        if not src_segments or not dst_segments:
+            raise InvalidMove("The root folder of a space cannot be moved or replaced.")
+        try:
+            with self.db.write() as session:
+                space = self._space(session, slug)
+                node = self._locate(session, actor, space, src_segments, Action.NODE_MOVE)
+                parent = self._folder_for(session, actor, space, dst_segments, Action.NODE_MOVE)
+                if node.kind == FOLDER and node.id in self.tree.ancestor_ids(session, parent.id):
+                    raise InvalidMove("A folder cannot be moved into itself or its subfolders.")
+                name = dst_segments[-1]
+                existing = self.tree.child(session, space, parent.id, name)
+                if existing is not None and existing.id != node.id:
+                    raise NameTaken(_NAME_TAKEN, name=name, folder=join_path(dst_segments[:-1]))
+                self._place(session, space, node, parent, name)
+                return self._info(session, node, dst_segments)
+        except sa_exc.IntegrityError as exc:
+            raise NameTaken(
+                _NAME_TAKEN, name=dst_segments[-1], folder=join_path(dst_segments[:-1])
+            ) from exc
+
+    def _folder_for(
+        self, session: Session, actor: Principal, space: Space, segments: list[str], action: Action
+    ) -> Node:
+        """The existing folder that will hold `segments[-1]`, once `action` there is allowed."""
+        parent, rest = self.tree.resolve_deepest(session, space, segments[:-1])
+        self._allow(session, actor, action, parent)
+        if rest or parent.kind != FOLDER:
+            raise ParentMissing(
+                "The folder {path} does not exist. Create it first.",
+                path=join_path(segments[:-1]),
+            )
+        return parent
+
+    def _place(self, session: Session, space: Space, node: Node, parent: Node, name: str) -> None:
+        """Put `node` under `parent` as `name`, re-sealing the name (its index binds the parent)."""
+        sealed = self.tree.seal(session, space, node.id, parent.id, check_name(name))
+        node.parent_id = parent.id
+        node.name_enc = sealed.name_enc
+        node.name_index = sealed.name_index
+        node.name_key_id = sealed.key_id
+        node.updated_at = self.clock.now()
+        session.flush()
+
+    def copy(
+        self, actor: Principal, slug: str, src: str, dst: str, *, to_slug: str | None = None
+    ) -> NodeInfo:
+        """Copy a file (or, inside one space, a folder) without duplicating stored bytes.
+
+        Inside a space the copies share contents (reference counted). Across spaces
+        a file is re-encrypted under the other space's keys, so erasing one space
+        never erases the other's copy.
+        """
+        if to_slug is not None and to_slug.strip().lower() != slug.strip().lower():
+            download = self.files.open(actor, slug, src)
+            self.files.write(
+                actor,
+                to_slug,
+                dst,
+                download.iter_bytes(),
+                if_none_match=True,
+                size_hint=download.size,
+            )
+            return self.stat(actor, to_slug, dst)
+        src_segments, dst_segments = split_path(src), split_path(dst)
+        if not src_segments or not dst_segments:
+            raise InvalidMove("The root folder of a space cannot be copied or replaced.")
+        with self.db.write() as session:
+            space = self._space(session, slug)
+            node = self._locate(session, actor, space, src_segments, Action.FILE_READ)
+            parent = self._folder_for(session, actor, space, dst_segments, Action.FILE_WRITE)
+            if node.kind == FOLDER and node.id in self.tree.ancestor_ids(session, parent.id):
+                raise InvalidMove("A folder cannot be copied into itself or its subfolders.")
+            if self.tree.child(session, space, parent.id, dst_segments[-1]) is not None:
+                raise NameTaken(
+                    _NAME_TAKEN, name=dst_segments[-1], folder=join_path(dst_segments[:-1])
+                )
+            total = self._copy_node(
+                session, actor, space, node, parent=parent, name=dst_segments[-1]
+            )
+            self._charge(session, space.id, total)
+            copied = self.tree.child(session, space, parent.id, dst_segments[-1])
+            if copied is None:  # pragma: no cover - just inserted
+                raise not_found()
+            return self._info(session, copied, dst_segments)
+
+    def _copy_node(
+        self,
+        session: Session,
+        actor: Principal,
+        space: Space,
+        node: Node,
+        *,
+        parent: Node,
+        name: str,
+    ) -> int:
+        now = self.clock.now()
+        if node.kind == FOLDER:
+            copy = self._new_folder(session, actor, space, parent, name, now=now)
+            return sum(
+                self._copy_node(
+                    session,
+                    actor,
+                    space,
+                    child,
+                    parent=copy,
+                    name=self.tree.name_of(session, child),
+                )
+                for child in self.tree.children(session, node.id)
+            )
+        current = session.get(Version, node.current_version_id or "")
+        if current is None:  # pragma: no cover - a live file has a version
+            raise not_found()
+        node_id = new_id()
+        sealed = self.tree.seal(session, space, node_id, parent.id, name)
+        version = Version(
+            id=new_id(),
+            node_id=node_id,
+            number=1,
+            content_id=current.content_id,
+            size=current.size,
+            created_at=now,
+            created_by=actor.user_id,
+            retain_days=self.ctx.settings.protection_days,
+        )
+        session.add(
+            Node(
+                id=node_id,
+                space_id=space.id,
+                parent_id=parent.id,
+                kind=FILE,
+                name_enc=sealed.name_enc,
+                name_index=sealed.name_index,
+                name_key_id=sealed.key_id,
+                current_version_id=version.id,
+                created_at=now,
+                updated_at=now,
+                created_by=actor.user_id,
+            )
+        )
+        session.flush()
+        session.add(version)
+        session.flush()
+        return current.size
+
+    # Trash -------------------------------------------------------------------
+
+    def delete(self, actor: Principal, slug: str, path: str) -> TrashInfo:
+        """Move a file or a folder (with everything in it) to the trash, as one item."""
+        segments = split_path(path)
+        if not segments:
+            raise InvalidMove("The root folder of a space cannot be deleted.")
+        with self.db.write() as session:
+            now = self.clock.now()
+            space = self._space(session, slug)
+            node = self._locate(session, actor, space, segments, Action.NODE_DELETE)
+            size, retain = session.execute(
+                select(func.coalesce(func.sum(Version.size), 0), func.max(Version.retain_days))
+                .join(Node, Node.current_version_id == Version.id)
+                .where(Node.id.in_(self.tree.subtree(node.id)))
+            ).one()
+            days = max(self.ctx.settings.protection_days, retain or 0)
+            item = TrashItem(
+                id=new_id(),
+                space_id=space.id,
+                node_id=node.id,
+                original_parent_id=node.parent_id or space.root_node_id,
+                deleted_at=now,
+                deleted_by=actor.user_id,
+                protected_until=now + dt.timedelta(days=days),
+                size_bytes=int(size),
+            )
+            session.add(item)
+            session.flush()
+            node.parent_id = None
+            node.trash_id = item.id
+            node.updated_at = now
+            self._charge(session, space.id, -int(size))
+            return self._trash_info(session, space, item, node)
+
+    def trash(self, actor: Principal, slug: str) -> list[TrashInfo]:
+        """Trash items of a space the caller may restore, newest first."""
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            items = session.scalars(
+                select(TrashItem)
+                .where(TrashItem.space_id == space.id)
+                .order_by(TrashItem.deleted_at.desc())
+            ).all()
+            visible = []
+            for item in items:
+                where = self._restore_target(session, space, item)
+                role = self._role(session, actor, where.id)
+                if decide(actor, Action.TRASH_LIST, role) is Decision.ALLOW:
+                    node = session.get(Node, item.node_id)
+                    if node is not None:
+                        visible.append(self._trash_info(session, space, item, node))
+            if not visible and space.id not in visible_space_ids(session, actor):
+                raise not_found()  # a space the caller cannot see answers like a missing one
+            return visible
+
+    def restore(
+        self, actor: Principal, slug: str, trash_id: str, *, new_name: str | None = None
+    ) -> NodeInfo:
+        """Put a trash item back where it was (or at the root if that folder is gone)."""
+        with self.db.write() as session:
+            space = self._space(session, slug)
+            item = session.get(TrashItem, trash_id)
+            node = session.get(Node, item.node_id) if item else None
+            if item is None or node is None or item.space_id != space.id:
+                raise not_found()
+            parent = self._restore_target(session, space, item)
+            self._allow(session, actor, Action.TRASH_RESTORE, parent)
+            name = check_name(new_name) if new_name else self.tree.name_of(session, node)
+            folder = self.tree.path_of(session, space, parent) or []
+            if self.tree.child(session, space, parent.id, name) is not None:
+                raise NameTaken(
+                    "An item named {name} already exists in {folder}. Restore it under "
+                    "another name.",
+                    name=name,
+                    folder=join_path(folder),
+                )
+            node.trash_id = None
+            self._place(session, space, node, parent, name)
+            session.delete(item)
+            self._charge(session, space.id, item.size_bytes)
+            return self._info(session, node, [*folder, name])
+
+    def _restore_target(self, session: Session, space: Space, item: TrashItem) -> Node:
+        parent = session.get(Node, item.original_parent_id)
+        if parent is not None and self.tree.is_live(session, space, parent.id):
+            return parent
+        return self._root(session, space)
+
+    @staticmethod
+    def _root(session: Session, space: Space) -> Node:
+        root = session.get(Node, space.root_node_id)
+        if root is None:  # pragma: no cover - a space always has its root
+            raise not_found()
+        return root
+
+    def _trash_info(self, session: Session, space: Space, item: TrashItem, node: Node) -> TrashInfo:
+        parent = session.get(Node, item.original_parent_id)
+        original = self.tree.path_of(session, space, parent) if parent else None
+        return TrashInfo(
+            id=item.id,
+            name=self.tree.name_of(session, node),
+            kind=node.kind,
+            original_path=join_path(original) if original is not None else None,
+            size=item.size_bytes,
+            deleted_at=item.deleted_at,
+            deleted_by=item.deleted_by,
+            protected_until=item.protected_until,
+        )
+
+
+def _make_info(
+    node: Node, name: str, segments: list[str], size: int, sha256: str | None
+) -> NodeInfo:
+    return NodeInfo(
+        id=node.id,
+        name=name,
+        kind=node.kind,
+        path=join_path(segments),
+        size=size if node.kind == FILE else 0,
+        created_at=node.created_at,
+        modified_at=node.updated_at,
+        version_id=node.current_version_id,
+        sha256=sha256,
+    )

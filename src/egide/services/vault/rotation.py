@@ -1,0 +1,185 @@
+"""Key rotation without touching a blob (FORMATS.md section 2).
+
+- Master rotation: the key provider makes a new current master key; every
+  space key wrapped under an older one is re-wrapped, a batch per transaction.
+- Space rotation: a new space key becomes current at once (new data uses it);
+  every data key and every name sealed under the old key is re-wrapped or
+  re-sealed, a batch per transaction; then the old key is retired and its
+  wrapped copy destroyed.
+
+Both are resumable: progress is the data itself (which rows still name an
+old key), so running the command again after an interruption finishes the
+work instead of starting another rotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from egide.core.crypto.keys import unwrap_dek, wrap_dek
+from egide.core.db.models import Content, Node, Space, SpaceKey
+from egide.services.access.policy import Action, Principal, authorize
+from egide.services.vault.base import VaultContext, VaultServiceBase
+
+BATCH = 200
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    new_key_id: str
+    resumed: bool
+    rewrapped: int
+
+
+class KeyRotationService(VaultServiceBase):
+    def __init__(self, ctx: VaultContext, new_master_key: Callable[[], str]) -> None:
+        super().__init__(ctx)
+        self._new_master_key = new_master_key
+
+    # Master keys ---------------------------------------------------------------
+
+    def rotate_master(
+        self, actor: Principal, *, progress: Progress | None = None
+    ) -> RotationReport:
+        authorize(actor, Action.KEY_ROTATE)
+        provider = self.ctx.keyring.provider
+        with self.db.read() as session:
+            pending = self._stale_space_keys(session, provider.current_master_id())
+        resumed = bool(pending)
+        if not resumed:
+            self._new_master_key()
+        current = provider.current_master_id()
+        with self.db.read() as session:
+            total = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(SpaceKey)
+                    .where(SpaceKey.master_key_id != current, SpaceKey.wrapped != b"")
+                )
+                or 0
+            )
+        done = 0
+        while True:
+            with self.db.write() as session:
+                batch = self._stale_space_keys(session, current)[:BATCH]
+                for row in batch:
+                    key = provider.unwrap_space_key(row.master_key_id, row.id, row.wrapped)
+                    row.master_key_id, row.wrapped = provider.wrap_space_key(row.id, key)
+                    row.provider = provider.name
+            if not batch:
+                break
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        return RotationReport(new_key_id=current, resumed=resumed, rewrapped=done)
+
+    @staticmethod
+    def _stale_space_keys(session: Session, current_master: str) -> list[SpaceKey]:
+        return list(
+            session.scalars(
+                select(SpaceKey)
+                .where(SpaceKey.master_key_id != current_master, SpaceKey.wrapped != b"")
+                .order_by(SpaceKey.id)
+                .limit(BATCH)
+            )
+        )
+
+    # Space keys ----------------------------------------------------------------
+
+    def rotate_space(
+        self, actor: Principal, slug: str, *, progress: Progress | None = None
+    ) -> RotationReport:
+        authorize(actor, Action.KEY_ROTATE)
+        keyring = self.ctx.keyring
+        with self.db.write() as session:
+            space = self._space(session, slug)
+            space_id = space.id
+            resumed = len(keyring.active_key_ids(session, space.id)) > 1
+            if not resumed:
+                generation = (
+                    session.scalar(
+                        select(func.max(SpaceKey.generation)).where(SpaceKey.space_id == space.id)
+                    )
+                    or 0
+                ) + 1
+                space.current_key_id = keyring.create(
+                    session, space.id, generation, self.clock.now()
+                )
+            current = space.current_key_id
+        with self.db.read() as session:
+            total = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Content)
+                    .where(Content.space_id == space_id, Content.dek_key_id != current)
+                )
+                or 0
+            ) + (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Node)
+                    .where(Node.space_id == space_id, Node.name_key_id != current)
+                )
+                or 0
+            )
+        done = 0
+        while batch_done := self._rotate_batch(space_id, current):
+            done += batch_done
+            if progress:
+                progress(done, total)
+        self._retire_old_keys(space_id, current)
+        return RotationReport(new_key_id=current, resumed=resumed, rewrapped=done)
+
+    def _rotate_batch(self, space_id: str, current: str) -> int:
+        keyring = self.ctx.keyring
+        with self.db.write() as session:
+            new_key = keyring.key(session, current)
+            contents = session.scalars(
+                select(Content)
+                .where(Content.space_id == space_id, Content.dek_key_id != current)
+                .limit(BATCH)
+            ).all()
+            for content in contents:
+                old_key = keyring.key(session, content.dek_key_id)
+                dek = unwrap_dek(old_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
+                content.wrapped_dek = wrap_dek(new_key, current, content.blob_key, dek)
+                content.dek_key_id = current
+            nodes = session.scalars(
+                select(Node)
+                .where(Node.space_id == space_id, Node.name_key_id != current)
+                .limit(BATCH)
+            ).all()
+            new_names = keyring.names(session, current)
+            for node in nodes:
+                name = keyring.names(session, node.name_key_id).open(node.id, node.name_enc)
+                node.name_enc = new_names.seal(node.id, name)
+                # A space root or a trashed top has no parent; its index is never looked up.
+                node.name_index = new_names.index(node.parent_id or space_id, name)
+                node.name_key_id = current
+            space = session.get(Space, space_id)
+            if space is not None and space.title_key_id != current:
+                title = keyring.names(session, space.title_key_id).open(space.id, space.title_enc)
+                space.title_enc = new_names.seal(space.id, title)
+                space.title_key_id = current
+            return len(contents) + len(nodes)
+
+    def _retire_old_keys(self, space_id: str, current: str) -> None:
+        with self.db.write() as session:
+            old = session.scalars(
+                select(SpaceKey).where(
+                    SpaceKey.space_id == space_id,
+                    SpaceKey.id != current,
+                    SpaceKey.retired_at.is_(None),
+                )
+            ).all()
+            for row in old:
+                # Destroy the wrapped copy: nothing in the live database needs it any
+                # more. Database backups taken before keep it until they expire.
+                row.wrapped = b""
+                row.retired_at = self.clock.now()
+                self.ctx.keyring.forget(row.id)

@@ -1,0 +1,198 @@
+"""Spaces and their members and grants (roles on a space or a folder)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from egide.core.db.base import new_id
+from egide.core.db.models import Group, Node, Space, User
+from egide.core.errors import InvalidInput
+from egide.services.access import grants
+from egide.services.access.policy import Action, Principal, SpaceRole, authorize
+from egide.services.accounts.service import resolve_principal_ref
+from egide.services.vault.base import VaultServiceBase, not_found
+from egide.services.vault.errors import NameTaken, NotAFolder
+from egide.services.vault.keyring import space_key_id
+from egide.services.vault.names import check_slug, join_path, split_path
+from egide.services.vault.tree import FOLDER
+from egide.services.vault.types import GrantView, SpaceInfo
+
+
+def parse_role(value: str) -> SpaceRole:
+    try:
+        return SpaceRole(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            "Unknown role {role}. Use reader, contributor or manager.", field="role", role=value
+        ) from None
+
+
+class SpaceService(VaultServiceBase):
+    def create(
+        self,
+        actor: Principal,
+        slug: str,
+        *,
+        title: str | None = None,
+        quota_bytes: int | None = None,
+        history_quota_bytes: int | None = None,
+    ) -> SpaceInfo:
+        """A new space with its own key and root folder (administrators only)."""
+        authorize(actor, Action.SPACE_CREATE)
+        slug = check_slug(slug)
+        for limit, field in ((quota_bytes, "quota"), (history_quota_bytes, "history_quota")):
+            if limit is not None and limit < 0:
+                raise InvalidInput("A quota cannot be negative.", field=field)
+        with self.db.write() as session:
+            if self.tree.space_by_slug(session, slug) is not None:
+                raise NameTaken("A space called {slug} already exists.", slug=slug)
+            now = self.clock.now()
+            space_id, root_id = new_id(), new_id()
+            key_id = space_key_id(space_id, 1)
+            space = Space(
+                id=space_id,
+                slug=slug,
+                title_enc=b"",
+                title_key_id=key_id,
+                current_key_id=key_id,
+                root_node_id=root_id,
+                quota_bytes=quota_bytes,
+                history_quota_bytes=history_quota_bytes,
+                used_bytes=0,
+                created_at=now,
+                created_by=actor.user_id,
+            )
+            session.add(space)
+            session.flush()
+            self.ctx.keyring.create(session, space_id, 1, now)
+            cipher = self.ctx.keyring.names(session, key_id)
+            space.title_enc = cipher.seal(space_id, title or slug)
+            session.add(
+                Node(
+                    id=root_id,
+                    space_id=space_id,
+                    parent_id=None,
+                    kind=FOLDER,
+                    name_enc=cipher.seal(root_id, "/"),
+                    name_index=cipher.index(space_id, "/"),
+                    name_key_id=key_id,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=actor.user_id,
+                )
+            )
+            session.flush()
+            return self._space_info(session, actor, space)
+
+    def list_spaces(self, actor: Principal) -> list[SpaceInfo]:
+        """Spaces where the caller holds a role; every space for administrators."""
+        with self.db.read() as session:
+            query = select(Space).order_by(Space.slug)
+            if not actor.is_admin:
+                query = query.where(Space.id.in_(grants.visible_space_ids(session, actor)))
+            return [self._space_info(session, actor, s) for s in session.scalars(query)]
+
+    def get(self, actor: Principal, slug: str) -> SpaceInfo:
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            if not actor.is_admin and space.id not in grants.visible_space_ids(session, actor):
+                raise not_found()
+            return self._space_info(session, actor, space)
+
+    def set_quota(
+        self,
+        actor: Principal,
+        slug: str,
+        *,
+        quota_bytes: int | None,
+        history_quota_bytes: int | None = None,
+    ) -> SpaceInfo:
+        authorize(actor, Action.SPACE_ADMIN)
+        with self.db.write() as session:
+            space = self._space(session, slug)
+            space.quota_bytes = quota_bytes
+            space.history_quota_bytes = history_quota_bytes
+            session.flush()
+            return self._space_info(session, actor, space)
+
+    def _space_info(self, session: Session, actor: Principal, space: Space) -> SpaceInfo:
+        role = self._role(session, actor, space.root_node_id)
+        return SpaceInfo(
+            id=space.id,
+            slug=space.slug,
+            title=self.tree.space_title(session, space),
+            quota_bytes=space.quota_bytes,
+            history_quota_bytes=space.history_quota_bytes,
+            used_bytes=space.used_bytes,
+            created_at=space.created_at,
+            role=role.value if role else None,
+        )
+
+    # Members and grants ------------------------------------------------------
+
+    def grant(self, actor: Principal, slug: str, path: str, principal: str, role: str) -> GrantView:
+        """Give `principal` ("user:NAME" or "group:NAME") a role on the space or a folder."""
+        parsed = parse_role(role)
+        with self.db.write() as session:
+            space, node, segments = self._grant_target(session, actor, slug, path)
+            kind, principal_id = resolve_principal_ref(session, principal)
+            grants.set_grant(
+                session,
+                space_id=space.id,
+                node_id=node.id,
+                principal_kind=kind,
+                principal_id=principal_id,
+                role=parsed,
+                created_by=actor.user_id,
+                now=self.clock.now(),
+            )
+            return GrantView(
+                principal=principal.strip(),
+                role=parsed.value,
+                path=join_path(segments),
+                created_at=self.clock.now(),
+            )
+
+    def revoke(self, actor: Principal, slug: str, path: str, principal: str) -> bool:
+        with self.db.write() as session:
+            _, node, _ = self._grant_target(session, actor, slug, path)
+            kind, principal_id = resolve_principal_ref(session, principal)
+            return grants.remove_grant(
+                session, node_id=node.id, principal_kind=kind, principal_id=principal_id
+            )
+
+    def grants(self, actor: Principal, slug: str, path: str = "") -> list[GrantView]:
+        """Roles given directly on the space root (members) or on a folder."""
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            segments = split_path(path)
+            node = self._locate(session, actor, space, segments, Action.GRANT_LIST)
+            views = [
+                GrantView(
+                    principal=self._principal_name(session, info.principal_kind, info.principal_id),
+                    role=str(info.role),
+                    path=join_path(segments),
+                    created_at=info.created_at,
+                )
+                for info in grants.list_grants(session, node.id)
+            ]
+            return sorted(views, key=lambda v: v.principal)
+
+    def _grant_target(
+        self, session: Session, actor: Principal, slug: str, path: str
+    ) -> tuple[Space, Node, list[str]]:
+        space = self._space(session, slug)
+        segments = split_path(path)
+        node = self._locate(session, actor, space, segments, Action.GRANT_MANAGE)
+        if node.kind != FOLDER:
+            raise NotAFolder("Roles are given on a space or a folder, not on a single file.")
+        return space, node, segments
+
+    @staticmethod
+    def _principal_name(session: Session, kind: str, principal_id: str) -> str:
+        if kind == "user":
+            user = session.get(User, principal_id)
+            return f"user:{user.username}" if user else f"user:#{principal_id}"
+        group = session.get(Group, principal_id)
+        return f"group:{group.name}" if group else f"group:#{principal_id}"
