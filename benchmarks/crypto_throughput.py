@@ -6,11 +6,12 @@ Measures, in one run and on the same 1 MiB random buffers:
 
 1. raw AES-256-GCM encryption and decryption of 64 KiB segments (AESGCM),
    the ceiling for any format built on it;
-2. EGS1 encryption through StreamSealer into a file, fsynced at the end;
+2. EGS1 encryption through StreamSealer into the local blob store (the
+   vault's write path: partial file, fsync, hard-link publication);
 3. `dd if=/dev/zero bs=1M conv=fdatasync` into the same directory, the
    ceiling of the disk;
-4. EGS1 decryption through StreamOpener reading that file (os.pread; the
-   file is in the page cache, so this is the CPU path).
+4. EGS1 decryption through StreamOpener reading that blob through the blob
+   store's reader (pread; the blob is in the page cache, so this is the CPU path).
 
 Each measure runs `--repeat` times (default 3), disk measures interleaved,
 and the median is reported. Targets: encrypt+store reaches 70 % of dd, decrypt 50 % of raw AES-GCM
@@ -33,9 +34,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from egide.core.blobstore import LocalBlobStore
 from egide.core.crypto import egs1
 from egide.core.crypto.keys import generate_key
-from egide.core.types import RandomAccessReader, Secret
+from egide.core.types import Secret
 
 MIB = 1 << 20
 SEGMENT = egs1.DEFAULT_SEGMENT_SIZE
@@ -76,53 +78,31 @@ def raw_aes_gcm(pool: list[bytes], count: int) -> tuple[float, float]:
     return encrypt, decrypt
 
 
-def egs1_encrypt_to_file(pool: list[bytes], count: int, path: Path, dek: Secret) -> float:
-    """MB/s of StreamSealer writing to `path`, open to fsync and close."""
+def egs1_encrypt_to_store(
+    pool: list[bytes], count: int, store: LocalBlobStore, dek: Secret
+) -> tuple[str, float]:
+    """MB/s of StreamSealer into the blob store: write, fsync, publish (the write path)."""
     start = time.perf_counter()
     sealer = egs1.StreamSealer(dek, SEGMENT)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, sealer.header)
+    key = store.new_key()
+    with store.create(key) as writer:
+        writer.write(sealer.header)
         for chunk in buffers(pool, count):
             for segment in sealer.update(chunk):
-                os.write(fd, segment)
-        os.write(fd, sealer.finish())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return mb_per_s(count * MIB, time.perf_counter() - start)
+                writer.write(segment)
+        writer.write(sealer.finish())
+        writer.commit()
+    return key, mb_per_s(count * MIB, time.perf_counter() - start)
 
 
-class FileReader:
-    """The smallest file-backed RandomAccessReader: os.pread on one descriptor."""
-
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
-        self.size = os.fstat(self._fd).st_size
-
-    def read_at(self, offset: int, length: int) -> bytes:
-        return os.pread(self._fd, length, offset)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-def open_reader(path: Path) -> RandomAccessReader:
-    """The reader the decrypt measure uses; to become the blob store's own reader."""
-    return FileReader(path)
-
-
-def egs1_decrypt_file(path: Path, dek: Secret) -> float:
-    """MB/s of StreamOpener reading and authenticating the whole file."""
-    blob_size = path.stat().st_size  # the blob store records it; here the file is trusted
-    reader = open_reader(path)
-    try:
+def egs1_decrypt_from_store(store: LocalBlobStore, key: str, dek: Secret) -> float:
+    """MB/s of StreamOpener reading and authenticating a whole blob from the store."""
+    blob_size = store.stat(key).size  # the database records it; here the store is trusted
+    with store.open(key) as reader:
         start = time.perf_counter()
         opener = egs1.StreamOpener(dek, reader, expected_blob_size=blob_size)
         total = sum(len(piece) for piece in opener.iter_plaintext())
         seconds = time.perf_counter() - start
-    finally:
-        reader.close()
     return mb_per_s(total, seconds)
 
 
@@ -166,6 +146,8 @@ def main() -> None:
     store_runs: list[float] = []
     dec_runs: list[float] = []
     workdir = Path(tempfile.mkdtemp(prefix="egide-bench-", dir=args.dir))
+    store = LocalBlobStore(workdir / "blobs")
+    store.initialise()
     try:
         # Alternate dd and EGS1 writes: a virtual disk's rate drifts from one
         # run to the next, and interleaving exposes both to the same drift.
@@ -173,11 +155,11 @@ def main() -> None:
             zeros = workdir / "dd.bin"
             dd_runs.append(dd_rate(count, zeros))
             zeros.unlink()
-            blob = workdir / "blob.egs1"
             dek = generate_key()
-            store_runs.append(egs1_encrypt_to_file(pool, count, blob, dek))
-            dec_runs.append(egs1_decrypt_file(blob, dek))
-            blob.unlink()
+            key, rate = egs1_encrypt_to_store(pool, count, store, dek)
+            store_runs.append(rate)
+            dec_runs.append(egs1_decrypt_from_store(store, key, dek))
+            store.delete(key)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     dd = statistics.median(dd_runs)
@@ -189,15 +171,15 @@ def main() -> None:
         f"EGS1 throughput, {count} MiB per measure, median of {args.repeat} runs, "
         f"files in {args.dir}"
     )
-    print(f"{'measure':<44}{'MB/s':>10}")
+    print(f"{'measure':<50}{'MB/s':>10}")
     for label, value in (
         ("raw AES-256-GCM encrypt (64 KiB segments)", enc_raw),
         ("raw AES-256-GCM decrypt (64 KiB segments)", dec_raw),
         ("dd bs=1M conv=fdatasync", dd),
-        ("EGS1 encrypt + store (fsync)", enc_store),
-        ("EGS1 decrypt (pread, page cache)", dec),
+        ("EGS1 encrypt + LocalBlobStore (fsync, publish)", enc_store),
+        ("EGS1 decrypt from LocalBlobStore (page cache)", dec),
     ):
-        print(f"{label:<44}{value:>10.0f}")
+        print(f"{label:<50}{value:>10.0f}")
     runs_text = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(dd_runs, store_runs, strict=True))
     print(f"runs, dd/EGS1 store MB/s: {runs_text}")
     print()

@@ -264,21 +264,9 @@ class FileService(VaultServiceBase):
         old_size = 0
         number = 1
         if node is None:
-            node_id = new_id()
-            sealed = self.tree.seal(session, space, node_id, parent.id, segments[-1])
-            node = Node(
-                id=node_id,
-                space_id=space.id,
-                parent_id=parent.id,
-                kind=FILE,
-                name_enc=sealed.name_enc,
-                name_index=sealed.name_index,
-                name_key_id=sealed.key_id,
-                created_at=now,
-                updated_at=now,
-                created_by=actor.user_id,
+            node = self.tree.add_node(
+                session, space, parent, segments[-1], kind=FILE, created_by=actor.user_id, now=now
             )
-            session.add(node)
         elif node.current_version_id is not None:
             previous = session.get(Version, node.current_version_id)
             if previous is not None:

@@ -112,23 +112,9 @@ class NodeService(VaultServiceBase):
         *,
         now: dt.datetime,
     ) -> Node:
-        node_id = new_id()
-        sealed = self.tree.seal(session, space, node_id, parent.id, name)
-        node = Node(
-            id=node_id,
-            space_id=space.id,
-            parent_id=parent.id,
-            kind=FOLDER,
-            name_enc=sealed.name_enc,
-            name_index=sealed.name_index,
-            name_key_id=sealed.key_id,
-            created_at=now,
-            updated_at=now,
-            created_by=actor.user_id,
+        return self.tree.add_node(
+            session, space, parent, name, kind=FOLDER, created_by=actor.user_id, now=now
         )
-        session.add(node)
-        session.flush()
-        return node
 
     def move(self, actor: Principal, slug: str, src: str, dst: str) -> NodeInfo:
         """Rename and/or move a file or folder inside its space."""
@@ -245,11 +231,12 @@ class NodeService(VaultServiceBase):
         current = session.get(Version, node.current_version_id or "")
         if current is None:  # pragma: no cover - a live file has a version
             raise not_found()
-        node_id = new_id()
-        sealed = self.tree.seal(session, space, node_id, parent.id, name)
+        copied = self.tree.add_node(
+            session, space, parent, name, kind=FILE, created_by=actor.user_id, now=now
+        )
         version = Version(
             id=new_id(),
-            node_id=node_id,
+            node_id=copied.id,
             number=1,
             content_id=current.content_id,
             size=current.size,
@@ -257,24 +244,9 @@ class NodeService(VaultServiceBase):
             created_by=actor.user_id,
             retain_days=self.ctx.settings.protection_days,
         )
-        session.add(
-            Node(
-                id=node_id,
-                space_id=space.id,
-                parent_id=parent.id,
-                kind=FILE,
-                name_enc=sealed.name_enc,
-                name_index=sealed.name_index,
-                name_key_id=sealed.key_id,
-                current_version_id=version.id,
-                created_at=now,
-                updated_at=now,
-                created_by=actor.user_id,
-            )
-        )
-        session.flush()
         session.add(version)
         session.flush()
+        copied.current_version_id = version.id
         return current.size
 
     # Trash -------------------------------------------------------------------

@@ -7,11 +7,13 @@ Names are looked up through their blind index under each active space key
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import Select, literal, select
 from sqlalchemy.orm import Session, aliased
 
+from egide.core.db.base import new_id
 from egide.core.db.models import Node, Space
 from egide.services.vault.keyring import SpaceKeyRing
 
@@ -50,6 +52,38 @@ class Tree:
             name_index=cipher.index(parent_id, name),
             key_id=space.current_key_id,
         )
+
+    def add_node(
+        self,
+        session: Session,
+        space: Space,
+        parent: Node,
+        name: str,
+        *,
+        kind: str,
+        created_by: str | None,
+        now: dt.datetime,
+        current_version_id: str | None = None,
+    ) -> Node:
+        """Insert a file or folder named `name` under `parent` (name sealed, index computed)."""
+        node_id = new_id()
+        sealed = self.seal(session, space, node_id, parent.id, name)
+        node = Node(
+            id=node_id,
+            space_id=space.id,
+            parent_id=parent.id,
+            kind=kind,
+            name_enc=sealed.name_enc,
+            name_index=sealed.name_index,
+            name_key_id=sealed.key_id,
+            current_version_id=current_version_id,
+            created_at=now,
+            updated_at=now,
+            created_by=created_by,
+        )
+        session.add(node)
+        session.flush()
+        return node
 
     def name_of(self, session: Session, node: Node) -> str:
         return self.keyring.names(session, node.name_key_id).open(node.id, node.name_enc)
