@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from egide.core.clock import ManualClock
@@ -162,3 +163,23 @@ def test_fsck_reports_usage_drift(svc: Services, alice: Principal) -> None:
         session.execute(update(Space).values(used_bytes=1))
     report = svc.maintenance.fsck(SYSTEM)
     assert report.usage_mismatches == ["cardio: recorded 1 bytes in use, counted 5"]
+
+
+def test_purging_a_large_folder_works_in_batches(
+    svc: Services, alice: Principal, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from egide.services.vault import maintenance
+
+    monkeypatch.setattr(maintenance, "_BATCH", 7)
+    svc.nodes.mkdir(alice, "cardio", "archive/2025", parents=True)
+    for i in range(30):
+        svc.files.write(alice, "cardio", f"archive/2025/cr-{i}.txt", [b"%d" % i])
+        svc.files.write(alice, "cardio", f"archive/2025/cr-{i}.txt", [b"v2 %d" % i])
+    svc.nodes.delete(alice, "cardio", "archive")
+    clock.advance(days=31)
+    report = svc.maintenance.gc(SYSTEM, grace=NO_GRACE)
+    assert report.trash_purged == 1
+    assert report.contents_erased == 60
+    assert contents(svc) == 0
+    assert blob_count(svc) == 0
+    assert svc.maintenance.fsck(SYSTEM).clean

@@ -30,6 +30,7 @@ from egide.services.vault.names import join_path
 from egide.services.vault.tree import FILE
 
 Progress = Callable[[int], None]
+_BATCH = 500
 
 
 @dataclass
@@ -106,17 +107,26 @@ class MaintenanceService(VaultServiceBase):
                 if item is None:
                     continue
                 ids = self.tree.subtree_ids(session, item.node_id)
-                versions = session.scalars(select(Version).where(Version.node_id.in_(ids))).all()
+                # Batches keep every statement under the databases' bound-parameter
+                # limits, whatever the size of the deleted folder.
+                batches = [ids[i : i + _BATCH] for i in range(0, len(ids), _BATCH)]
+                versions = [
+                    v
+                    for batch in batches
+                    for v in session.scalars(select(Version).where(Version.node_id.in_(batch)))
+                ]
                 if any(_protected(v, item.deleted_at, now) for v in versions):
                     report.trash_protected += 1
                     continue
                 content_ids = {v.content_id for v in versions}
-                session.execute(delete(Version).where(Version.node_id.in_(ids)))
-                session.execute(delete(Grant).where(Grant.node_id.in_(ids)))
-                session.execute(
-                    update(Node).where(Node.id.in_(ids)).values(parent_id=None, trash_id=None)
-                )
-                session.execute(delete(Node).where(Node.id.in_(ids)))
+                for batch in batches:
+                    session.execute(delete(Version).where(Version.node_id.in_(batch)))
+                    session.execute(delete(Grant).where(Grant.node_id.in_(batch)))
+                    session.execute(
+                        update(Node).where(Node.id.in_(batch)).values(parent_id=None, trash_id=None)
+                    )
+                for batch in batches:
+                    session.execute(delete(Node).where(Node.id.in_(batch)))
                 session.delete(item)
                 freed += self._erase_unreferenced(session, content_ids, report)
                 report.trash_purged += 1
@@ -159,7 +169,7 @@ class MaintenanceService(VaultServiceBase):
             if row.superseded_at + dt.timedelta(days=row.retain_days) <= now:
                 doomed.add(row.id)
                 history[row.space_id] -= row.size
-        for batch in _batched(iter(sorted(doomed)), 500):
+        for batch in _batched(iter(sorted(doomed)), _BATCH):
             with self.db.write() as session:
                 content_ids = set(
                     session.scalars(select(Version.content_id).where(Version.id.in_(batch)))
@@ -174,19 +184,19 @@ class MaintenanceService(VaultServiceBase):
     @staticmethod
     def _erase_unreferenced(session: Session, content_ids: set[str], report: GcReport) -> list[str]:
         """Delete contents no version names any more; returns their blob keys."""
-        if not content_ids:
-            return []
-        still = set(
-            session.scalars(
-                select(Version.content_id).where(Version.content_id.in_(content_ids)).distinct()
+        keys: list[str] = []
+        for batch in _batched(iter(sorted(content_ids)), _BATCH):
+            still = set(
+                session.scalars(
+                    select(Version.content_id).where(Version.content_id.in_(batch)).distinct()
+                )
             )
-        )
-        gone = content_ids - still
-        if not gone:
-            return []
-        keys = list(session.scalars(select(Content.blob_key).where(Content.id.in_(gone))))
-        session.execute(delete(Content).where(Content.id.in_(gone)))
-        report.contents_erased += len(gone)
+            gone = [c for c in batch if c not in still]
+            if not gone:
+                continue
+            keys += session.scalars(select(Content.blob_key).where(Content.id.in_(gone)))
+            session.execute(delete(Content).where(Content.id.in_(gone)))
+            report.contents_erased += len(gone)
         return keys
 
     def _sweep_orphans(self, older_than: dt.datetime) -> int:
@@ -202,7 +212,7 @@ class MaintenanceService(VaultServiceBase):
             for info in self.ctx.blobs.iter_blobs()
             if older_than is None or info.modified < older_than
         )
-        while batch := list(islice(infos, 500)):
+        while batch := list(islice(infos, _BATCH)):
             keys = [info.key for info in batch]
             with self.db.read() as session:
                 known = set(

@@ -2,6 +2,7 @@
 
 from egide.core.db.base import Base
 from egide.core.db.models.accounts import ApiToken, Group, GroupMember, User, UserRole
+from egide.core.db.models.sessions import WebSession
 from egide.core.db.models.vault import (
     Content,
     Grant,
@@ -26,4 +27,5 @@ __all__ = [
     "User",
     "UserRole",
     "Version",
+    "WebSession",
 ]

@@ -1,0 +1,33 @@
+"""Server-side web sessions: revocable, lockable, with an absolute lifetime."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from egide.core.db.base import Base, UTCDateTime, new_id, utcnow
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 (hex) of the cookie's secret part; the secret itself is never stored.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 (hex) of the CSRF token sent back in X-CSRF-Token on unsafe methods.
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Absolute end of the session, whatever the activity.
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Set when the idle timeout passed: the session needs the password again.
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Why it ended: "logout", "revoked", "expired", "password-changed", "disabled".
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    #: Shown to the user in "my sessions" so they can spot a session that is not theirs.
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")

@@ -1,0 +1,1 @@
+"""Web sessions: server-side, revocable, locked when idle, ended after a lifetime."""
