@@ -25,6 +25,8 @@ from egide.core.db.models import Base
 
 PG_URL = os.environ.get("EGIDE_TEST_DATABASE_URL")
 
+pytest_plugins = ["tests.vault_fixtures"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

@@ -74,6 +74,29 @@ class Settings(BaseSettings):
         "collector only when older than this.",
     )
 
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address `egide serve` listens on. Loopback by default: put a TLS "
+        "reverse proxy in front of it in production.",
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `egide serve` listens on.")
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure (only sent over HTTPS). Turn on behind "
+        "a TLS proxy, which is how Égide must run in production.",
+    )
+    session_idle_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="A web session unused for this long is locked: the next request needs "
+        "the password again (nothing is lost).",
+    )
+    session_lifetime_hours: int = Field(
+        default=12,
+        ge=1,
+        description="A web session ends this long after sign-in, whatever the activity.",
+    )
+
     @field_validator("data_dir", "blob_dir", "key_file", "escrow_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -6,6 +6,7 @@ constructs services, and no service is a module-level singleton.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from egide.core.db import Database
 from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
 from egide.services.accounts.service import AccountService
+from egide.services.sessions.service import SessionService
 from egide.services.vault.base import VaultContext
 from egide.services.vault.files import FileService
 from egide.services.vault.keyring import SpaceKeyRing
@@ -45,6 +47,7 @@ class Services:
     nodes: NodeService
     maintenance: MaintenanceService
     rotation: KeyRotationService
+    sessions: SessionService
 
     def close(self) -> None:
         self.db.dispose()
@@ -103,17 +106,25 @@ def _wire(
     )
     files = FileService(ctx)
     escrow: Path = settings.resolved_escrow_file
+    accounts = AccountService(db, hasher=hasher, clock=clock)
     return Services(
         settings=settings,
         db=db,
         blobs=blobs,
         keys=keys,
-        accounts=AccountService(db, hasher=hasher, clock=clock),
+        accounts=accounts,
         spaces=SpaceService(ctx),
         files=files,
         nodes=NodeService(ctx, files),
         maintenance=MaintenanceService(ctx),
         rotation=KeyRotationService(ctx, lambda: keys.add_master_key(escrow)),
+        sessions=SessionService(
+            db,
+            accounts,
+            idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
+            lifetime=dt.timedelta(hours=settings.session_lifetime_hours),
+            clock=clock,
+        ),
     )
 
 

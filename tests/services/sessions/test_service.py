@@ -20,7 +20,7 @@ from egide.services.sessions.errors import (
     SessionNotFound,
 )
 from egide.services.sessions.service import SessionService
-from tests.services.conftest import PASSWORD, SYSTEM, MakeUser
+from tests.vault_fixtures import PASSWORD, SYSTEM, MakeUser
 
 
 @pytest.fixture

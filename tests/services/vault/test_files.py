@@ -21,7 +21,7 @@ from egide.services.vault.errors import (
     QuotaExceeded,
     StaleVersion,
 )
-from tests.services.conftest import SYSTEM, MakeUser
+from tests.vault_fixtures import SYSTEM, MakeUser
 
 
 def chunks(data: bytes, size: int = 7000) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ from egide.core.clock import ManualClock
 from egide.core.db.models import Content, Version
 from egide.services.access.policy import Principal
 from egide.services.registry import Services
-from tests.services.conftest import SYSTEM
+from tests.vault_fixtures import SYSTEM
 
 NO_GRACE = dt.timedelta(0)
 

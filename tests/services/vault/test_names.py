@@ -11,7 +11,7 @@ from egide.services.access.policy import Principal
 from egide.services.registry import Services
 from egide.services.vault.errors import InvalidName, NameTaken
 from egide.services.vault.names import check_name, check_slug, split_path
-from tests.services.conftest import SYSTEM
+from tests.vault_fixtures import SYSTEM
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from egide.core.errors import Forbidden, NotFound
 from egide.services.access.policy import Principal
 from egide.services.registry import Services
 from egide.services.vault.errors import InvalidMove, NameTaken, NotAFolder, ParentMissing
-from tests.services.conftest import SYSTEM, MakeUser
+from tests.vault_fixtures import SYSTEM, MakeUser
 
 
 def blob_keys(svc: Services) -> set[str]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from egide.core.db.models import Content, Node, SpaceKey
 from egide.services.access.policy import Principal
 from egide.services.registry import Services, build_services
-from tests.services.conftest import SYSTEM
+from tests.vault_fixtures import SYSTEM
 
 
 def blob_digests(svc: Services) -> dict[str, str]:

@@ -8,7 +8,7 @@ from egide.core.errors import Forbidden, InvalidInput, NotFound
 from egide.services.access.policy import GlobalRole, Principal
 from egide.services.registry import Services
 from egide.services.vault.errors import NameTaken, NotAFolder
-from tests.services.conftest import SYSTEM, MakeUser
+from tests.vault_fixtures import SYSTEM, MakeUser
 
 
 def test_only_administrators_create_spaces(svc: Services, make_user: MakeUser) -> None:

@@ -1,4 +1,4 @@
-"""A real vault (key file, blob directory, database) per test, with a movable clock."""
+"""Shared fixtures: a real vault (key files, blobs, database) per test, with a movable clock."""
 
 from __future__ import annotations
 

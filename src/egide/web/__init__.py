@@ -1,0 +1,1 @@
+"""The HTTP door: a FastAPI application translating requests into service calls."""

@@ -1,0 +1,132 @@
+"""`PUT` and `GET /api/v1/spaces/{space}/content/{path}`: files as raw streamed bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.utils import format_datetime
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from egide.services.vault.types import VersionInfo
+from egide.web.deps import Caller, Svc
+from egide.web.http import (
+    RangeNotSatisfiable,
+    content_disposition,
+    etag,
+    etag_matches,
+    media_type,
+    parse_etag,
+    parse_range,
+    sync_chunks,
+)
+from egide.web.problems import problem
+
+router = APIRouter(prefix="/api/v1/spaces/{space}", tags=["files"])
+
+
+class VersionOut(BaseModel):
+    id: str
+    number: int
+    size: int
+    sha256: str
+    created_at: dt.datetime
+    created_by: str | None
+    is_current: bool
+    restored_from: str | None
+
+    @classmethod
+    def of(cls, info: VersionInfo) -> VersionOut:
+        return cls(
+            id=info.id,
+            number=info.number,
+            size=info.size,
+            sha256=info.sha256,
+            created_at=info.created_at,
+            created_by=info.created_by,
+            is_current=info.is_current,
+            restored_from=info.restored_from,
+        )
+
+
+@router.put(
+    "/content/{path:path}",
+    response_model=VersionOut,
+    status_code=201,
+    summary="Upload a file (new file or new version), body streamed",
+    responses={200: {"description": "A new version of an existing file"}},
+)
+async def put_content(
+    space: str, path: str, request: Request, response: Response, caller: Caller, svc: Svc
+) -> VersionOut:
+    length = request.headers.get("content-length")
+    size_hint = int(length) if length and length.isdigit() else None
+    if_match = parse_etag(request.headers.get("if-match"))
+    if_none_match = request.headers.get("if-none-match", "").strip() == "*"
+    chunks = sync_chunks(request.stream().__aiter__())
+    version = await anyio.to_thread.run_sync(
+        lambda: svc.files.write(
+            caller,
+            space,
+            path,
+            chunks,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            size_hint=size_hint,
+        )
+    )
+    response.headers["ETag"] = etag(version.id)
+    if version.number > 1:
+        response.status_code = 200
+    return VersionOut.of(version)
+
+
+@router.get(
+    "/content/{path:path}",
+    summary="Download a file, streamed, with Range and conditional requests",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "Partial content (one range)"},
+        304: {"description": "Not modified (If-None-Match)"},
+        416: {"description": "Range not satisfiable"},
+    },
+)
+def get_content(
+    space: str, path: str, request: Request, caller: Caller, svc: Svc, version: str | None = None
+) -> Response:
+    download = svc.files.open(caller, space, path, version_id=version)
+    headers = {
+        "ETag": etag(download.version_id),
+        "Last-Modified": format_datetime(download.modified_at, usegmt=True),
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(download.name),
+        # Health documents: no shared or browser cache keeps a copy.
+        "Cache-Control": "private, no-store",
+    }
+    if etag_matches(request.headers.get("if-none-match"), download.version_id):
+        return Response(status_code=304, headers=headers)
+    try:
+        window = parse_range(request.headers.get("range"), download.size)
+    except RangeNotSatisfiable:
+        return problem(
+            416,
+            "range-not-satisfiable",
+            f"The requested range is outside the file ({download.size} bytes).",
+            headers={"Content-Range": f"bytes */{download.size}"},
+        )
+    start, end = window or (0, download.size)
+    status = 200
+    if window is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{download.size}"
+    headers["Content-Length"] = str(end - start)
+    body = download.iter_bytes(start, end) if window is not None else download.iter_bytes()
+    return StreamingResponse(
+        body,
+        status_code=status,
+        media_type=media_type(download.name),
+        headers=headers,
+    )

@@ -1,0 +1,109 @@
+"""Signing in and out, unlocking an idle-locked session, and `GET /me`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from egide.services.sessions.errors import NoSession
+from egide.web.deps import CSRF_HEADER, SESSION_COOKIE, Caller, Sessions, Svc
+
+router = APIRouter(prefix="/api/v1", tags=["session"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class Unlock(BaseModel):
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class SessionOut(BaseModel):
+    csrf_token: str = Field(description="Send it back in X-CSRF-Token on unsafe methods.")
+    username: str
+    expires_at: dt.datetime
+    idle_timeout_seconds: int
+
+
+class SessionState(BaseModel):
+    locked: bool
+    expires_at: dt.datetime
+
+
+class Me(BaseModel):
+    id: str | None
+    username: str
+    display_name: str
+    global_roles: list[str]
+    scopes: list[str] | None = Field(description="Token scopes; null for a session.")
+    via: str = Field(description='"session" or "token"')
+
+
+def _set_cookie(request: Request, response: Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.services.settings.secure_cookies,
+        path="/",
+    )
+
+
+@router.post("/session", response_model=SessionOut, summary="Sign in")
+def login(body: Credentials, request: Request, response: Response, web: Sessions) -> SessionOut:
+    client = request.client.host if request.client else ""
+    who, new = web.login(
+        body.username,
+        body.password,
+        client_address=client,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    lifetime = int((new.info.expires_at - new.info.created_at).total_seconds())
+    _set_cookie(request, response, new.cookie, lifetime)
+    return SessionOut(
+        csrf_token=new.csrf_token,
+        username=who.username,
+        expires_at=new.info.expires_at,
+        idle_timeout_seconds=int(web.idle_timeout.total_seconds()),
+    )
+
+
+@router.delete("/session", status_code=204, summary="Sign out")
+def logout(request: Request, response: Response, web: Sessions) -> None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NoSession()
+    web.check_csrf(cookie, request.headers.get(CSRF_HEADER))
+    web.logout(cookie)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.post("/session/unlock", response_model=SessionState, summary="Unlock an idle session")
+def unlock(body: Unlock, request: Request, web: Sessions) -> SessionState:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NoSession()
+    web.check_csrf(cookie, request.headers.get(CSRF_HEADER))
+    info = web.unlock(cookie, body.password)
+    return SessionState(locked=info.locked, expires_at=info.expires_at)
+
+
+@router.get("/me", response_model=Me, summary="Who am I")
+def me(caller: Caller, svc: Svc) -> Me:
+    display = ""
+    if caller.user_id:
+        display = svc.accounts.get_user(caller, caller.username).display_name
+    return Me(
+        id=caller.user_id,
+        username=caller.username,
+        display_name=display,
+        global_roles=sorted(str(r) for r in caller.global_roles),
+        scopes=sorted(str(s) for s in caller.scopes) if caller.scopes is not None else None,
+        via="token" if caller.token_id else "session",
+    )

@@ -1,0 +1,60 @@
+"""Request dependencies: the services, and the caller as a Principal.
+
+A caller is either an API token (`Authorization: Bearer ...`) or a session
+cookie; with a cookie, unsafe methods must carry the session's CSRF token in
+`X-CSRF-Token` (API.md, Conventions). Deciding what the caller may do is the
+services' job, not this module's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from egide.services.access.policy import Principal
+from egide.services.registry import Services
+from egide.services.sessions.errors import NoSession
+from egide.services.sessions.service import SessionService
+
+SESSION_COOKIE = "egide_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def sessions(request: Request) -> SessionService:
+    svc: Services = request.app.state.services
+    return svc.sessions
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def principal(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    web_sessions: Annotated[SessionService, Depends(sessions)],
+) -> Principal:
+    token = bearer_token(request)
+    if token is not None:
+        return svc.accounts.authenticate_token(token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NoSession()
+    who, _ = web_sessions.authenticate(cookie)
+    if request.method not in SAFE_METHODS:
+        web_sessions.check_csrf(cookie, request.headers.get(CSRF_HEADER))
+    return who
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Svc = Annotated[Services, Depends(services)]
+Sessions = Annotated[SessionService, Depends(sessions)]

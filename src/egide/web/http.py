@@ -1,0 +1,96 @@
+"""HTTP details shared by the routers: ETags, Range, Content-Disposition, body streams."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import quote
+
+import anyio.from_thread
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def etag(version_id: str) -> str:
+    return f'"{version_id}"'
+
+
+def parse_etag(header: str | None) -> str | None:
+    """The version id named by an If-Match header (`"id"` or `W/"id"`), if any."""
+    if header is None:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    return value or None
+
+
+def etag_matches(header: str | None, version_id: str) -> bool:
+    """Whether an If-None-Match header names this version (or is `*`)."""
+    if not header:
+        return False
+    tags = {parse_etag(part) for part in header.split(",")}
+    return "*" in {part.strip() for part in header.split(",")} or version_id in tags
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """[start, end) of a single `bytes=` range (RFC 9110 section 14.1.2), None for the whole.
+
+    Several ranges answer the whole file, as API.md allows; a syntactically
+    invalid header is ignored (RFC 9110: a server may ignore Range).
+    """
+    if not header or "," in header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if first == "":
+        if last == "":
+            return None
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - length), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or (last != "" and int(last) < start):
+        raise RangeNotSatisfiable
+    return start, end
+
+
+def media_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
+
+
+def content_disposition(name: str, *, inline: bool = False) -> str:
+    """RFC 6266 with an ASCII fallback and the exact UTF-8 name (RFC 8187)."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def sync_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """Pull an async body stream from a worker thread, chunk by chunk.
+
+    The service's write path is synchronous; running it in a worker thread and
+    feeding it the request body this way keeps the body streaming straight into
+    the encryption, with no spooled copy on disk or in memory.
+    """
+
+    async def next_chunk() -> bytes:
+        return await stream.__anext__()
+
+    while True:
+        try:
+            chunk = anyio.from_thread.run(next_chunk)
+        except StopAsyncIteration:
+            return
+        if chunk:
+            yield chunk
