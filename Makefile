@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit install clean bench
+.PHONY: test run lint typecheck unit install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Serve Égide on http://127.0.0.1:8000; the first start creates ./egide-data.
+run: $(STAMP)
+	$(BIN)/egide serve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto_throughput.py

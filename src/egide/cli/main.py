@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from egide.cli import accounts, files, maintenance, spaces
+from egide.cli import accounts, files, maintenance, serve, spaces
 from egide.cli.common import CliState, console, fail, handled_errors, print_json, read_secret_line
 from egide.core.config import Settings
 from egide.services.access.policy import GlobalRole, Principal
@@ -29,6 +29,7 @@ app.add_typer(files.trash, name="trash")
 app.add_typer(maintenance.keys, name="keys")
 files.register(app)
 maintenance.register(app)
+app.command()(serve.serve)
 
 
 @app.callback()

@@ -1,0 +1,74 @@
+"""`egide serve`: the HTTP server on the embedded default, initialised on first start."""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+
+from egide.cli.common import console, handled_errors, state
+from egide.core.config import Settings
+from egide.services.access.policy import GlobalRole, Principal
+from egide.services.registry import build_services, initialise
+
+
+def _first_start(settings: Settings) -> None:
+    """Create the vault and its first administrator; show the secrets once."""
+    result = initialise(settings)
+    password = secrets.token_urlsafe(18)
+    svc = build_services(settings)
+    try:
+        svc.accounts.create_user(
+            Principal.system(), "admin", password=password, roles=[GlobalRole.ADMIN]
+        )
+    finally:
+        svc.close()
+    console.print(f"[green]New vault created[/] in {settings.data_dir}.")
+    console.print(
+        "[bold]Recovery code[/] (write it down, keep it offline; shown only once):\n"
+        f"  {result.recovery_code}"
+    )
+    console.print(
+        "[bold]First administrator[/]: admin\n"
+        f"  one-time password: {password}\n"
+        "  Sign in and change it (`egide user passwd admin`)."
+    )
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, help="Listen address (default: the setting, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Listen port (default: the setting, 8000)."),
+) -> None:
+    """Serve Égide over HTTP. On first start, create the vault and its first administrator."""
+    import uvicorn
+
+    from egide.web.app import create_app
+
+    settings = state(ctx).settings
+    with handled_errors():
+        if not settings.resolved_key_file.exists() and not settings.resolved_escrow_file.exists():
+            _first_start(settings)
+        services = build_services(settings)
+    listen_host = host or settings.host
+    listen_port = port or settings.port
+    console.print(
+        f"Égide is served on [bold]http://{listen_host}:{listen_port}[/] (Ctrl-C stops it)."
+    )
+    if listen_host not in {"127.0.0.1", "::1", "localhost"}:
+        console.print(
+            "[yellow]Listening beyond loopback: put a TLS reverse proxy in front and set "
+            "EGIDE_SECURE_COOKIES=true.[/]"
+        )
+    try:
+        uvicorn.run(
+            create_app(services),
+            host=listen_host,
+            port=listen_port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        services.close()
