@@ -107,6 +107,8 @@ def get(
     destination = None if local == "-" else Path(local)
     if destination is not None and destination.exists() and not force:
         fail(f"{local} already exists; pass --force to overwrite it.", code=6)
+    if destination is not None and not destination.absolute().parent.is_dir():
+        fail(f"The folder {destination.absolute().parent} does not exist; create it first.", code=2)
     with handled_errors():
         actor = acting_user(ctx, user)
         download = services(ctx).files.open(actor, space, path, version_id=version)

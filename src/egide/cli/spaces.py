@@ -44,9 +44,8 @@ def space_create(
             title=title,
             quota_bytes=parse_size(quota),
             history_quota_bytes=parse_size(history_quota),
+            managers=[f"user:{username}" for username in manager],
         )
-        for username in manager:
-            svc.spaces.grant(SYSTEM, info.slug, "", f"user:{username}", "manager")
     if json_output:
         print_json(info)
         return

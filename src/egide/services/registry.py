@@ -82,6 +82,7 @@ def build_services(
     keys = FileKeyProvider.open(settings.resolved_key_file)
     db = Database(settings.resolved_database_url)
     try:
+        db.ping()
         if migrate and not is_up_to_date(db):
             upgrade(db)
         blobs = LocalBlobStore(settings.resolved_blob_dir)

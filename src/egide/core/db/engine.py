@@ -15,16 +15,20 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from egide.core.errors import Unavailable
+from egide.core.errors import InvalidInput, Unavailable
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 class DatabaseUnavailable(Unavailable):
     code = "database-unavailable"
+
+
+class InvalidDatabaseUrl(InvalidInput):
+    code = "invalid-database-url"
 
 
 def _setup_sqlite(engine: Engine) -> None:
@@ -47,13 +51,25 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_BAD_URL = (
+    "EGIDE_DATABASE_URL is not a database URL Égide can use (SQLite or PostgreSQL). Use for "
+    "example postgresql+psycopg://egide@db.example/egide or sqlite:////var/lib/egide/egide.sqlite3."
+)
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
-        _setup_sqlite(engine)
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # The URL may hold a password: no message here ever repeats it.
+    try:
+        backend = make_url(url).get_backend_name()
+        if backend == "sqlite":
+            engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            _setup_sqlite(engine)
+            return engine
+        if backend == "postgresql":
+            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except ArgumentError as exc:
+        raise InvalidDatabaseUrl(_BAD_URL, field="database_url") from exc
+    raise InvalidDatabaseUrl(_BAD_URL, field="database_url")
 
 
 class Database:

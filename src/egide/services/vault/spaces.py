@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,8 +39,13 @@ class SpaceService(VaultServiceBase):
         title: str | None = None,
         quota_bytes: int | None = None,
         history_quota_bytes: int | None = None,
+        managers: Sequence[str] = (),
     ) -> SpaceInfo:
-        """A new space with its own key and root folder (administrators only)."""
+        """A new space with its own key and root folder (administrators only).
+
+        `managers` ("user:NAME" or "group:NAME", or a bare user name) get the
+        manager role in the same transaction: an unknown one creates nothing.
+        """
         authorize(actor, Action.SPACE_CREATE)
         slug = check_slug(slug)
         for limit, field in ((quota_bytes, "quota"), (history_quota_bytes, "history_quota")):
@@ -83,6 +90,20 @@ class SpaceService(VaultServiceBase):
                 )
             )
             session.flush()
+            for ref in managers:
+                kind, principal_id = resolve_principal_ref(
+                    session, ref if ":" in ref else f"user:{ref}"
+                )
+                grants.set_grant(
+                    session,
+                    space_id=space_id,
+                    node_id=root_id,
+                    principal_kind=kind,
+                    principal_id=principal_id,
+                    role=SpaceRole.MANAGER,
+                    created_by=actor.user_id,
+                    now=now,
+                )
             return self._space_info(session, actor, space)
 
     def list_spaces(self, actor: Principal) -> list[SpaceInfo]:
