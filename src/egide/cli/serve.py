@@ -44,6 +44,7 @@ def serve(
     import uvicorn
 
     from egide.web.app import create_app
+    from egide.web.observability import configure_logging
 
     settings = state(ctx).settings
     with handled_errors():
@@ -60,6 +61,7 @@ def serve(
             "[yellow]Listening beyond loopback: put a TLS reverse proxy in front and set "
             "EGIDE_SECURE_COOKIES=true.[/]"
         )
+    configure_logging()
     try:
         uvicorn.run(
             create_app(services),

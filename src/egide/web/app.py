@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from egide import __version__
@@ -12,6 +13,7 @@ from egide.core.errors import EgideError
 from egide.services.registry import Services
 from egide.web import problems
 from egide.web.api import content, session, spaces, tokens, tree
+from egide.web.observability import Metrics, ObservabilityMiddleware
 
 
 def create_app(services: Services) -> FastAPI:
@@ -24,6 +26,9 @@ def create_app(services: Services) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.services = services
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.add_exception_handler(EgideError, problems.handle_egide_error)
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http_error)
@@ -33,6 +38,10 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: database, blob store, keys")
     def readyz() -> JSONResponse:
