@@ -181,3 +181,13 @@ def test_health_and_readiness(app_client: TestClient) -> None:
     ready = app_client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "blobstore": "ok", "keys": "ok"}
+
+
+def test_head_gives_headers_without_body(alice_client: TestClient) -> None:
+    version = alice_client.put(f"{BASE}/content/scan.dcm", content=b"0123456789").json()["id"]
+    head = alice_client.head(f"{BASE}/content/scan.dcm")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == "10"
+    assert head.headers["etag"] == f'"{version}"'
+    assert alice_client.head(f"{BASE}/content/missing.dcm").status_code == 404

@@ -130,3 +130,19 @@ def get_content(
         media_type=media_type(download.name),
         headers=headers,
     )
+
+
+@router.head(
+    "/content/{path:path}",
+    summary="A file's headers (size, ETag, type) without its body",
+    responses={200: {"description": "Headers only"}, 304: {"description": "Not modified"}},
+)
+def head_content(
+    space: str, path: str, request: Request, caller: Caller, svc: Svc, version: str | None = None
+) -> Response:
+    # The GET answer minus its body: no byte is decrypted (the stream is never iterated).
+    answer = get_content(space, path, request, caller, svc, version)
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+    if isinstance(answer, StreamingResponse):
+        headers["Content-Length"] = answer.headers.get("content-length", "0")
+    return Response(status_code=answer.status_code, headers=headers)
