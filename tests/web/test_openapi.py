@@ -1,0 +1,65 @@
+"""The OpenAPI document publishes every endpoint of API.md, with problem responses."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+# API.md, "Endpoints" (method, path). Rows of later issues are added as they land:
+# tus uploads (issue 3), audit (issue 4).
+CONTRACT = [
+    ("post", "/api/v1/session"),
+    ("delete", "/api/v1/session"),
+    ("post", "/api/v1/session/unlock"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/tokens"),
+    ("get", "/api/v1/spaces"),
+    ("post", "/api/v1/spaces"),
+    ("get", "/api/v1/spaces/{space}/members"),
+    ("put", "/api/v1/spaces/{space}/members/{principal}"),
+    ("delete", "/api/v1/spaces/{space}/members/{principal}"),
+    ("get", "/api/v1/spaces/{space}/grants/{path}"),
+    ("put", "/api/v1/spaces/{space}/grants/{path}"),
+    ("delete", "/api/v1/spaces/{space}/grants/{path}"),
+    ("put", "/api/v1/spaces/{space}/content/{path}"),
+    ("get", "/api/v1/spaces/{space}/content/{path}"),
+    ("get", "/api/v1/spaces/{space}/nodes/{path}"),
+    ("post", "/api/v1/spaces/{space}/folders/{path}"),
+    ("delete", "/api/v1/spaces/{space}/nodes/{path}"),
+    ("post", "/api/v1/spaces/{space}/move"),
+    ("get", "/api/v1/spaces/{space}/versions/{path}"),
+    ("post", "/api/v1/spaces/{space}/versions/{path}/{version}/restore"),
+    ("get", "/api/v1/spaces/{space}/trash"),
+    ("post", "/api/v1/spaces/{space}/trash/{item}/restore"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+]
+
+
+@pytest.fixture
+def openapi(app_client: TestClient) -> dict[str, dict[str, object]]:
+    document = app_client.get("/api/v1/openapi.json").json()
+    paths: dict[str, dict[str, object]] = document["paths"]
+    return paths
+
+
+@pytest.mark.parametrize(("method", "path"), CONTRACT)
+def test_contract_endpoint_is_published(
+    openapi: dict[str, dict[str, object]], method: str, path: str
+) -> None:
+    assert path in openapi, f"{path} missing from the OpenAPI document"
+    assert method in openapi[path], f"{method.upper()} {path} missing"
+
+
+def test_no_undocumented_endpoint(openapi: dict[str, dict[str, object]]) -> None:
+    contract = {(m, p) for m, p in CONTRACT}
+    extra = {("get", "/api/v1/tokens"), ("delete", "/api/v1/tokens/{token_id}")}
+    extra |= {("head", "/api/v1/spaces/{space}/content/{path}")}
+    published = {
+        (method, path)
+        for path, operations in openapi.items()
+        for method in operations
+        if not path.startswith("/api/v1/uploads")
+    }
+    assert published - contract - extra == set()
