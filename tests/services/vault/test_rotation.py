@@ -147,3 +147,30 @@ def test_space_rotation_resumes_and_stays_usable_midway(
     assert report.new_key_id.endswith("/2")
     check_readable(svc, alice, files)
     assert svc.maintenance.fsck(SYSTEM).clean
+
+
+def test_a_rotation_finishing_during_an_upload_loses_nothing(
+    svc: Services, alice: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The space key changes (and the old one is destroyed) while a body streams."""
+    from egide.services.vault.files import FileService
+
+    original = FileService._commit
+
+    def rotate_then_commit(self: FileService, *args: object, **kwargs: object) -> object:
+        svc.rotation.rotate_space(SYSTEM, "cardio")
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileService, "_commit", rotate_then_commit)
+    data = os.urandom(20_000)
+    svc.files.write(alice, "cardio", "during-rotation.bin", [data])
+    monkeypatch.setattr(FileService, "_commit", original)
+    # A fresh process (no cached keys) reads it: the data key was re-wrapped.
+    fresh = build_services(svc.settings.with_overrides(segment_size=4096))
+    try:
+        read = b"".join(fresh.files.open(alice, "cardio", "during-rotation.bin").iter_bytes())
+        assert read == data
+        assert fresh.maintenance.fsck(SYSTEM).clean
+        fresh.rotation.rotate_space(SYSTEM, "cardio")  # a second rotation still works
+    finally:
+        fresh.close()

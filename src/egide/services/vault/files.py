@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
@@ -49,6 +49,8 @@ class StoredContent:
     segment_size: int
     wrapped_dek: bytes
     key_id: str
+    #: Kept in memory until the commit, to re-wrap if the space key changed meanwhile.
+    dek: Secret = field(repr=False)
 
 
 @dataclass
@@ -194,6 +196,7 @@ class FileService(VaultServiceBase):
             segment_size=segment_size,
             wrapped_dek=wrapped_dek,
             key_id=key_id,
+            dek=dek,
         )
 
     def _commit(
@@ -238,9 +241,17 @@ class FileService(VaultServiceBase):
         if_none_match: bool,
     ) -> VersionInfo:
         now = self.clock.now()
-        space = session.get(Space, space_id)
+        # Lock the space row: a space key rotation switches the current key on
+        # this row, so it waits for this commit, or this commit sees its switch.
+        space = session.scalars(
+            select(Space)
+            .where(Space.id == space_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
         if space is None:
             raise not_found()
+        stored = self._current_key(session, space, stored)
         # Re-check everything: the tree or the grants may have changed while the
         # body was streaming.
         parent, _ = self._target(session, actor, space, segments)
@@ -289,6 +300,23 @@ class FileService(VaultServiceBase):
         session.flush()
         self._charge(session, space.id, stored.size - old_size)
         return _version_info(version, content, is_current=True)
+
+    def _current_key(self, session: Session, space: Space, stored: StoredContent) -> StoredContent:
+        """The stored content with its data key wrapped under the space's current key.
+
+        A space key rotation may have switched keys while the body streamed; the
+        old key is destroyed once every row is re-wrapped, so a row committed
+        under it would become unreadable.
+        """
+        if stored.key_id == space.current_key_id:
+            return stored
+        current = space.current_key_id
+        space_key = self.ctx.keyring.key(session, current)
+        return replace(
+            stored,
+            key_id=current,
+            wrapped_dek=wrap_dek(space_key, current, stored.blob_key, stored.dek),
+        )
 
     # Read --------------------------------------------------------------------
 
