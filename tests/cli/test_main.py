@@ -62,7 +62,9 @@ def test_init_with_an_admin_and_a_weak_password_says_why(cli: Cli) -> None:
     )
 
     assert "too short" in message
-    assert cli.json("user", "list") == []
+    # Checked before anything is made: no half-made vault whose recovery code was never shown.
+    assert not (cli.data_dir / "keys").exists()
+    assert not (cli.data_dir / "recovery-escrow.json").exists()
 
 
 def test_init_admin_password_without_a_terminal_asks_for_the_stdin_option(cli: Cli) -> None:
@@ -153,3 +155,14 @@ def test_json_outputs_are_plain_json(cli: Cli, recovery_code: str) -> None:
     # Nothing but the JSON document on standard output (messages go to stderr).
     result = cli.ok("space", "list", "--json")
     assert json.loads(result.stdout) == []
+
+
+def test_a_missing_or_malformed_config_file_is_reported(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EGIDE_CONFIG", str(tmp_path / "absent.toml"))
+    assert "EGIDE_CONFIG" in cli.fails(2, "user", "list")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("protection_days = = 3\n")
+    monkeypatch.setenv("EGIDE_CONFIG", str(broken))
+    assert "EGIDE_CONFIG" in cli.fails(2, "user", "list")

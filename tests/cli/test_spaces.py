@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,15 @@ def test_create_with_an_unknown_manager_creates_nothing(cli: Cli, recovery_code:
 
     assert "No user named nobody" in message
     assert "neuro" not in spaces(cli)
+
+
+def test_quota_changes_only_the_limit_given(cli: Cli, recovery_code: str) -> None:
+    cli.ok("space", "create", "labo", "--quota", "10M", "--history-quota", "5M")
+    cli.ok("space", "quota", "labo", "--quota", "20M")
+    listed = {s["slug"]: s for s in json.loads(cli.ok("space", "list", "--json").stdout)}
+    assert listed["labo"]["quota_bytes"] == 20 * 1024 * 1024
+    assert listed["labo"]["history_quota_bytes"] == 5 * 1024 * 1024
+    cli.ok("space", "quota", "labo", "--history-quota", "none")
+    listed = {s["slug"]: s for s in json.loads(cli.ok("space", "list", "--json").stdout)}
+    assert listed["labo"]["quota_bytes"] == 20 * 1024 * 1024
+    assert listed["labo"]["history_quota_bytes"] is None

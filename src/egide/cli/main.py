@@ -12,6 +12,7 @@ from egide.cli import accounts, files, maintenance, serve, spaces
 from egide.cli.common import CliState, console, fail, handled_errors, print_json, read_secret_line
 from egide.core.config import Settings
 from egide.services.access.policy import GlobalRole, Principal
+from egide.services.accounts.passwords import check_password_policy
 from egide.services.registry import build_services, initialise
 
 app = typer.Typer(
@@ -53,6 +54,8 @@ def root(
             f"Invalid configuration ({problems}). Fix the EGIDE_* variable or the TOML file.",
             code=2,
         )
+    except (OSError, ValueError) as exc:  # EGIDE_CONFIG names a missing or malformed file
+        fail(f"Cannot read the configuration file named by EGIDE_CONFIG: {exc}", code=2)
     # Everything Égide writes (database, WAL, blobs, keys) is for its own user only.
     os.umask(0o077)
     state = CliState(settings)
@@ -72,12 +75,16 @@ def init(
     """Create a new vault: data directory, key file, recovery escrow and database."""
     settings: Settings = ctx.obj.settings
     with handled_errors():
-        result = initialise(settings)
         admin_password = None
         if admin:
+            # Read and check the password first: a refused one must not leave a
+            # half-made vault whose recovery code was never shown.
             admin_password = read_secret_line(
                 "Administrator password", from_stdin=admin_password_stdin
             )
+            check_password_policy(admin, admin_password)
+        result = initialise(settings)
+        if admin and admin_password is not None:
             svc = build_services(settings)
             try:
                 svc.accounts.create_user(

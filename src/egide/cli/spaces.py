@@ -81,11 +81,18 @@ def space_quota(
 ) -> None:
     """Change a space's quotas."""
     with handled_errors():
-        services(ctx).spaces.set_quota(
+        svc = services(ctx)
+        current = svc.spaces.get(SYSTEM, slug)
+        # An option left out keeps its value ('none' makes a limit unlimited).
+        svc.spaces.set_quota(
             SYSTEM,
             slug,
-            quota_bytes=parse_size(quota),
-            history_quota_bytes=parse_size(history_quota),
+            quota_bytes=parse_size(quota) if quota is not None else current.quota_bytes,
+            history_quota_bytes=(
+                parse_size(history_quota)
+                if history_quota is not None
+                else current.history_quota_bytes
+            ),
         )
     console.print(f"Quotas of {slug} updated.")
 

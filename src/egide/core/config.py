@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("EGIDE_CONFIG")
+        if config_file and not Path(config_file).is_file():
+            # A missing file must not silently fall back to defaults (a new vault
+            # in ./egide-data would be created instead of the configured one).
+            raise FileNotFoundError(f"{config_file} does not exist or is not a file")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
