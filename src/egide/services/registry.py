@@ -22,6 +22,7 @@ from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
 from egide.services.accounts.service import AccountService
 from egide.services.sessions.service import SessionService
+from egide.services.uploads.service import UploadService
 from egide.services.vault.base import VaultContext
 from egide.services.vault.files import FileService
 from egide.services.vault.keyring import SpaceKeyRing
@@ -48,6 +49,7 @@ class Services:
     maintenance: MaintenanceService
     rotation: KeyRotationService
     sessions: SessionService
+    uploads: UploadService
 
     def close(self) -> None:
         self.db.dispose()
@@ -126,6 +128,7 @@ def _wire(
             lifetime=dt.timedelta(hours=settings.session_lifetime_hours),
             clock=clock,
         ),
+        uploads=UploadService(ctx, files),
     )
 
 

@@ -12,7 +12,7 @@ from egide import __version__
 from egide.core.errors import EgideError
 from egide.services.registry import Services
 from egide.web import problems
-from egide.web.api import content, session, spaces, tokens, tree
+from egide.web.api import content, session, spaces, tokens, tree, uploads
 from egide.web.observability import Metrics, ObservabilityMiddleware
 
 
@@ -32,7 +32,14 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(EgideError, problems.handle_egide_error)
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http_error)
-    for router in (session.router, tokens.router, spaces.router, content.router, tree.router):
+    for router in (
+        session.router,
+        tokens.router,
+        spaces.router,
+        content.router,
+        tree.router,
+        uploads.router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")

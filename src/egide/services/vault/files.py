@@ -114,6 +114,22 @@ class FileService(VaultServiceBase):
             self.ctx.blobs.delete(stored.blob_key)
             raise
 
+    def check_writable(
+        self, actor: Principal, slug: str, path: str, *, size_hint: int | None = None
+    ) -> None:
+        """Raise what `write` would raise before reading a body (access, parent, quota).
+
+        Lets a resumable upload fail at creation, before any byte is stored.
+        """
+        segments = split_path(path)
+        if not segments:
+            raise NotAFile("The root of a space is a folder; give a file path.")
+        with self.db.read() as session:
+            space = self._space(session, slug)
+            _, existing = self._target(session, actor, space, segments)
+            if size_hint is not None:
+                self._check_room(space, size_hint - self._current_size(session, existing))
+
     def _target(
         self, session: Session, actor: Principal, space: Space, segments: list[str]
     ) -> tuple[Node, Node | None]:

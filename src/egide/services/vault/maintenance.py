@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from egide.core.blobstore import BlobNotFound
 from egide.core.crypto.egs1 import StreamOpener
 from egide.core.crypto.keys import unwrap_dek
-from egide.core.db.models import Content, Grant, Node, Space, TrashItem, Version
+from egide.core.db.models import (
+    Content,
+    Grant,
+    Node,
+    Space,
+    TrashItem,
+    Upload,
+    UploadPart,
+    Version,
+)
 from egide.core.errors import EgideError
 from egide.services.access.policy import Action, Principal, authorize
 from egide.services.vault.base import VaultServiceBase
@@ -41,6 +50,7 @@ class GcReport:
     contents_erased: int = 0
     blobs_deleted: int = 0
     partials_removed: int = 0
+    uploads_expired: int = 0
 
 
 @dataclass
@@ -82,6 +92,7 @@ class MaintenanceService(VaultServiceBase):
         freed: list[str] = []
         self._purge_trash(now, report, freed)
         self._prune_versions(now, report, freed)
+        self._purge_expired_uploads(now, report, freed)
         for blob_key in freed:
             report.blobs_deleted += int(self.ctx.blobs.delete(blob_key))
         grace = (
@@ -181,6 +192,18 @@ class MaintenanceService(VaultServiceBase):
                 report.versions_pruned += removed
                 freed += self._erase_unreferenced(session, content_ids, report)
 
+    def _purge_expired_uploads(self, now: dt.datetime, report: GcReport, freed: list[str]) -> None:
+        """Delete resumable uploads past their expiry, and their part blobs."""
+        with self.db.write() as session:
+            expired = select(Upload.id).where(Upload.expires_at <= now)
+            freed += session.scalars(
+                select(UploadPart.blob_key).where(UploadPart.upload_id.in_(expired))
+            )
+            session.execute(delete(UploadPart).where(UploadPart.upload_id.in_(expired)))
+            report.uploads_expired = session.execute(
+                delete(Upload).where(Upload.expires_at <= now)
+            ).rowcount  # type: ignore[attr-defined]
+
     @staticmethod
     def _erase_unreferenced(session: Session, content_ids: set[str], report: GcReport) -> list[str]:
         """Delete contents no version names any more; returns their blob keys."""
@@ -217,6 +240,12 @@ class MaintenanceService(VaultServiceBase):
             with self.db.read() as session:
                 known = set(
                     session.scalars(select(Content.blob_key).where(Content.blob_key.in_(keys)))
+                )
+                # Parts of resumable uploads in progress are referenced too.
+                known.update(
+                    session.scalars(
+                        select(UploadPart.blob_key).where(UploadPart.blob_key.in_(keys))
+                    )
                 )
             yield from (key for key in keys if key not in known)
 

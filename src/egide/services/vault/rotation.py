@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from egide.core.crypto.keys import unwrap_dek, wrap_dek
-from egide.core.db.models import Content, Node, Space, SpaceKey
+from egide.core.db.models import Content, Node, Space, SpaceKey, Upload, UploadPart
 from egide.services.access.policy import Action, Principal, authorize
 from egide.services.vault.base import VaultContext, VaultServiceBase
 
@@ -166,7 +166,34 @@ class KeyRotationService(VaultServiceBase):
                 title = keyring.names(session, space.title_key_id).open(space.id, space.title_enc)
                 space.title_enc = new_names.seal(space.id, title)
                 space.title_key_id = current
-            return len(contents) + len(nodes)
+            return len(contents) + len(nodes) + self._rotate_uploads(session, space_id, current)
+
+    def _rotate_uploads(self, session: Session, space_id: str, current: str) -> int:
+        """Re-wrap the parts and re-seal the targets of resumable uploads in progress."""
+        keyring = self.ctx.keyring
+        new_key = keyring.key(session, current)
+        in_space = select(Upload.id).where(Upload.space_id == space_id)
+        parts = session.scalars(
+            select(UploadPart)
+            .where(UploadPart.upload_id.in_(in_space), UploadPart.dek_key_id != current)
+            .limit(BATCH)
+        ).all()
+        for part in parts:
+            old_key = keyring.key(session, part.dek_key_id)
+            dek = unwrap_dek(old_key, part.dek_key_id, part.blob_key, part.wrapped_dek)
+            part.wrapped_dek = wrap_dek(new_key, current, part.blob_key, dek)
+            part.dek_key_id = current
+        uploads = session.scalars(
+            select(Upload)
+            .where(Upload.space_id == space_id, Upload.target_key_id != current)
+            .limit(BATCH)
+        ).all()
+        new_names = keyring.names(session, current)
+        for upload in uploads:
+            path = keyring.names(session, upload.target_key_id).open(upload.id, upload.target_enc)
+            upload.target_enc = new_names.seal(upload.id, path)
+            upload.target_key_id = current
+        return len(parts) + len(uploads)
 
     def _retire_old_keys(self, space_id: str, current: str) -> None:
         with self.db.write() as session:

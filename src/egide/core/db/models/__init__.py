@@ -3,6 +3,7 @@
 from egide.core.db.base import Base
 from egide.core.db.models.accounts import ApiToken, Group, GroupMember, User, UserRole
 from egide.core.db.models.sessions import WebSession
+from egide.core.db.models.uploads import Upload, UploadPart
 from egide.core.db.models.vault import (
     Content,
     Grant,
@@ -24,6 +25,8 @@ __all__ = [
     "Space",
     "SpaceKey",
     "TrashItem",
+    "Upload",
+    "UploadPart",
     "User",
     "UserRole",
     "Version",
