@@ -66,6 +66,7 @@ def user_add(
             display_name=display_name,
             email=email,
             roles=_roles(role),
+            must_change_password=generate_password,
         )
     if json_output:
         payload = {"user": user, "password": password if generate_password else None}
@@ -118,12 +119,20 @@ def user_passwd(
     ctx: typer.Context,
     username: str,
     password_stdin: bool = typer.Option(False, help="Read the new password from standard input."),
+    must_change: bool = typer.Option(
+        True,
+        help="The user must choose their own password at the next sign-in (the default for a "
+        "reset); --no-must-change when the user is the one typing it here.",
+    ),
 ) -> None:
-    """Set a new password for a user (administrator reset)."""
+    """Set a new password for a user (administrator reset).
+
+    Every session of the user ends and every API token is revoked.
+    """
     with handled_errors():
         password = read_secret_line("New password", from_stdin=password_stdin)
-        services(ctx).accounts.change_password(SYSTEM, username, password)
-    console.print(f"Password of {username} changed.")
+        services(ctx).accounts.change_password(SYSTEM, username, password, must_change=must_change)
+    console.print(f"Password of {username} changed; its sessions and API tokens are ended.")
 
 
 @users.command("roles")

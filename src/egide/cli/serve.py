@@ -19,7 +19,11 @@ def _first_start(settings: Settings) -> None:
     svc = build_services(settings)
     try:
         svc.accounts.create_user(
-            Principal.system(), "admin", password=password, roles=[GlobalRole.ADMIN]
+            Principal.system(),
+            "admin",
+            password=password,
+            roles=[GlobalRole.ADMIN],
+            must_change_password=True,
         )
     finally:
         svc.close()
@@ -31,7 +35,8 @@ def _first_start(settings: Settings) -> None:
     console.print(
         "[bold]First administrator[/]: admin\n"
         f"  one-time password: {password}\n"
-        "  Sign in and change it (`egide user passwd admin`)."
+        "  It must be changed at the first sign-in (POST /api/v1/me/password), or now\n"
+        "  with `egide user passwd admin --no-must-change`; until then it allows nothing else."
     )
 
 

@@ -38,10 +38,8 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def principal(
-    request: Request,
-    svc: Annotated[Services, Depends(services)],
-    web_sessions: Annotated[SessionService, Depends(sessions)],
+def _principal(
+    request: Request, svc: Services, web_sessions: SessionService, *, password_change: bool
 ) -> Principal:
     token = bearer_token(request)
     if token is not None:
@@ -49,12 +47,30 @@ def principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise NoSession()
-    who, _ = web_sessions.authenticate(cookie)
+    who, _ = web_sessions.authenticate(cookie, password_change=password_change)
     if request.method not in SAFE_METHODS:
         web_sessions.check_csrf(cookie, request.headers.get(CSRF_HEADER))
     return who
 
 
+def principal(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    web_sessions: Annotated[SessionService, Depends(sessions)],
+) -> Principal:
+    return _principal(request, svc, web_sessions, password_change=False)
+
+
+def principal_changing_password(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    web_sessions: Annotated[SessionService, Depends(sessions)],
+) -> Principal:
+    """The caller even while its password awaits its change (for who-am-I only)."""
+    return _principal(request, svc, web_sessions, password_change=True)
+
+
 Caller = Annotated[Principal, Depends(principal)]
+CallerChangingPassword = Annotated[Principal, Depends(principal_changing_password)]
 Svc = Annotated[Services, Depends(services)]
 Sessions = Annotated[SessionService, Depends(sessions)]

@@ -10,7 +10,13 @@ from sqlalchemy import select
 from egide.core.clock import ManualClock
 from egide.core.db.models import WebSession
 from egide.services.access.policy import GlobalRole
-from egide.services.accounts.errors import BadCredentials
+from egide.services.accounts.errors import (
+    BadCredentials,
+    InvalidToken,
+    PasswordChangeRequired,
+    WeakPassword,
+    WrongCurrentPassword,
+)
 from egide.services.registry import Services
 from egide.services.sessions.errors import (
     CsrfRejected,
@@ -142,7 +148,49 @@ def test_disabled_user_and_password_change_end_sessions(
     with pytest.raises(NoSession):
         sessions.authenticate(bob_session.cookie)
     _, fresh = sessions.login("bob", "a brand new passphrase 2026")
-    sessions.authenticate(fresh.cookie)
+    assert fresh.password_change_required  # an administrator chose it
+    with pytest.raises(PasswordChangeRequired):
+        sessions.authenticate(fresh.cookie)
+
+
+def test_a_password_chosen_by_someone_else_allows_only_its_change(
+    sessions: SessionService, make_user: MakeUser, clock: ManualClock, svc: Services
+) -> None:
+    make_user("alice")
+    _, mine = sessions.login("alice", PASSWORD)
+    assert not mine.password_change_required
+    token = svc.accounts.create_token(sessions.authenticate(mine.cookie)[0], "cli", ["files:read"])
+    clock.advance(seconds=1)
+    svc.accounts.change_password(SYSTEM, "alice", "handed over on paper 2026")
+    with pytest.raises(InvalidToken):  # a reset revokes every token
+        svc.accounts.authenticate_token(token[1])
+    _, first = sessions.login("alice", "handed over on paper 2026")
+    assert first.password_change_required
+    with pytest.raises(PasswordChangeRequired):
+        sessions.authenticate(first.cookie)
+    who, _ = sessions.authenticate(first.cookie, password_change=True)
+    assert who.username == "alice"
+    with pytest.raises(WrongCurrentPassword):
+        sessions.change_password(first.cookie, "not the password", "my own choice at last 77")
+    with pytest.raises(WeakPassword):
+        sessions.change_password(
+            first.cookie, "handed over on paper 2026", "handed over on paper 2026"
+        )
+    clock.advance(seconds=1)
+    _, second = sessions.login("alice", "handed over on paper 2026")
+    clock.advance(seconds=1)
+    who, renewed = sessions.change_password(
+        first.cookie, "handed over on paper 2026", "my own choice at last 77"
+    )
+    assert not renewed.password_change_required
+    assert sessions.authenticate(renewed.cookie)[0].username == "alice"
+    for ended in (first.cookie, second.cookie):  # this session and every other one end
+        with pytest.raises(NoSession):
+            sessions.authenticate(ended, password_change=True)
+    clock.advance(seconds=1)
+    _, later = sessions.login("alice", "my own choice at last 77")
+    assert not later.password_change_required
+    sessions.authenticate(later.cookie)
 
 
 def test_csrf_token(sessions: SessionService, make_user: MakeUser) -> None:

@@ -12,7 +12,8 @@
     ├── GroupNameTaken
     └── LastAdmin               the change would leave no enabled administrator
     Forbidden
-    └── TokenNotAllowed         a token that this principal may not create
+    ├── TokenNotAllowed         a token that this principal may not create
+    └── PasswordChangeRequired  someone else chose the password: change it first
     Unauthenticated
     ├── BadCredentials          unknown user, wrong password, SSO-only account
     ├── AccountDisabled         right password, disabled account
@@ -120,3 +121,15 @@ class InvalidToken(Unauthenticated):
 
     def __init__(self) -> None:
         super().__init__("This API token is invalid, expired or revoked. Create a new one.")
+
+
+class PasswordChangeRequired(Forbidden):
+    """A one-time or reset password: nothing is allowed but choosing one's own."""
+
+    code = "password-change-required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your password was chosen by an administrator: choose your own before doing "
+            "anything else (POST /api/v1/me/password, or the page that asks for it)."
+        )

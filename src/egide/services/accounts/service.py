@@ -25,7 +25,9 @@ from egide.services.accounts.errors import (
     AccountGone,
     BadCredentials,
     LastAdmin,
+    PasswordChangeRequired,
     UsernameTaken,
+    WeakPassword,
     WrongCurrentPassword,
 )
 from egide.services.accounts.groups import GroupAdmin
@@ -92,8 +94,13 @@ class AccountService(GroupAdmin, TokenAdmin):
         display_name: str = "",
         email: str | None = None,
         roles: Iterable[GlobalRole | str] = (),
+        must_change_password: bool = False,
     ) -> UserInfo:
-        """Create an account; `password=None` makes one that signs in through SSO only."""
+        """Create an account; `password=None` makes one that signs in through SSO only.
+
+        `must_change_password` is for a password the user did not choose (a
+        one-time password handed over): its sessions may only change it.
+        """
         authorize(actor, Action.USER_MANAGE)
         name = canonical_name(username)
         display_name, email = _check_profile(display_name, email)
@@ -114,6 +121,7 @@ class AccountService(GroupAdmin, TokenAdmin):
                 is_disabled=False,
                 created_at=now,
                 password_changed_at=now if password_hash else None,
+                must_change_password=must_change_password and password_hash is not None,
             )
             session.add(user)
             try:
@@ -195,11 +203,17 @@ class AccountService(GroupAdmin, TokenAdmin):
         new_password: str,
         *,
         current_password: str | None = None,
+        must_change: bool = True,
     ) -> None:
         """Change one's own password (with the current one), or reset anyone's (administrators).
 
         Changing one's own password always asks for the current one, even for an
         administrator: a session left open must not be enough to take the account.
+        Either way every session of the user ends (sessions check
+        `password_changed_at`) and every API token is revoked, in case the old
+        password was stolen. A reset sets `must_change_password` (unless
+        `must_change` is False: the user is the one at the console): the user
+        must then choose their own; choosing it clears the flag.
         """
         is_self = not actor.is_system and actor.username == _canonical_or_none(username)
         if not is_self:
@@ -213,8 +227,26 @@ class AccountService(GroupAdmin, TokenAdmin):
             ):
                 raise WrongCurrentPassword()
             passwords.check_password_policy(user.username, new_password)
+            if is_self and current_password == new_password:
+                raise WeakPassword(
+                    "The new password is the same as the current one. Choose another.",
+                    field="new_password",
+                )
+            now = self._now()
             user.password_hash = passwords.hash_password(self._hasher, new_password)
-            user.password_changed_at = self._now()
+            user.password_changed_at = now
+            user.must_change_password = must_change and not is_self
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+
+    def must_change_password(self, user_id: str) -> bool:
+        """Whether this user's password was chosen by someone else and awaits its change."""
+        with self._db.read() as session:
+            user = session.get(User, user_id)
+            return user is not None and user.must_change_password
 
     # --- authentication ----------------------------------------------------------
 
@@ -255,14 +287,21 @@ class AccountService(GroupAdmin, TokenAdmin):
         *,
         scopes: frozenset[Scope] | None = None,
         token_id: str | None = None,
+        password_change: bool = False,
     ) -> Principal:
-        """The principal of an existing session or token, with roles and groups as of now."""
+        """The principal of an existing session or token, with roles and groups as of now.
+
+        A user whose password awaits its change gets PasswordChangeRequired,
+        unless the caller only serves that change (`password_change=True`).
+        """
         with self._db.read() as session:
             user = session.get(User, user_id)
             if user is None:
                 raise AccountGone()
             if user.is_disabled:
                 raise AccountDisabled()
+            if user.must_change_password and not password_change:
+                raise PasswordChangeRequired()
             return load_principal(session, user, scopes=scopes, token_id=token_id)
 
     def principal_for_username(self, username: str) -> Principal:

@@ -29,6 +29,7 @@ from egide.services.accounts.base import AccountServiceBase
 from egide.services.accounts.errors import (
     AccountDisabled,
     InvalidToken,
+    PasswordChangeRequired,
     TokenNotAllowed,
     TokenNotFound,
     UserNotFound,
@@ -157,6 +158,8 @@ class TokenAdmin(AccountServiceBase):
             user = session.get(User, row.user_id)
             if user is None or user.is_disabled:
                 raise InvalidToken()
+            if user.must_change_password:
+                raise PasswordChangeRequired()
             principal = load_principal(
                 session, user, scopes=parse_stored_scopes(row.scopes), token_id=row.id
             )

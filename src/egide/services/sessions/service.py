@@ -8,7 +8,10 @@ stored, as is SHA-256 of the CSRF token. A session is checked on every use:
   answers `session-locked` until the password is given again;
 - its user disabled since, or its password changed after the session began →
   refused, so a disabled user or a changed password ends every session at
-  once without any other service writing this table.
+  once without any other service writing this table;
+- its user's password chosen by someone else (a one-time password, a reset)
+  → `password-change-required` for everything but changing it, which ends
+  this session and opens a fresh one.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class NewSession:
     cookie: str
     #: Token for the X-CSRF-Token header, shown once.
     csrf_token: str
+    #: The session may do nothing but change the password until it is changed.
+    password_change_required: bool = False
 
 
 def _info(row: WebSession) -> SessionInfo:
@@ -100,6 +105,9 @@ class SessionService:
         self, username: str, password: str, *, client_address: str = "", user_agent: str = ""
     ) -> tuple[Principal, NewSession]:
         principal = self.accounts.authenticate(username, password)
+        return principal, self._open(principal, client_address, user_agent)
+
+    def _open(self, principal: Principal, client_address: str, user_agent: str) -> NewSession:
         if principal.user_id is None:  # pragma: no cover - users always have an id
             raise NoSession()
         now = self.clock.now()
@@ -118,7 +126,35 @@ class SessionService:
         )
         with self.db.write() as session:
             session.add(row)
-        return principal, NewSession(info=_info(row), cookie=f"{row.id}.{secret}", csrf_token=csrf)
+        return NewSession(
+            info=_info(row),
+            cookie=f"{row.id}.{secret}",
+            csrf_token=csrf,
+            password_change_required=self.accounts.must_change_password(principal.user_id),
+        )
+
+    def change_password(
+        self,
+        cookie: str,
+        current_password: str,
+        new_password: str,
+        *,
+        client_address: str = "",
+        user_agent: str = "",
+    ) -> tuple[Principal, NewSession]:
+        """Change the session user's own password; this session ends, a fresh one begins.
+
+        Every other session and every API token of the user ends too (see
+        `AccountService.change_password`). Allowed while a change is required,
+        not while the session is locked.
+        """
+        principal, info = self.authenticate(cookie, password_change=True)
+        self.accounts.change_password(
+            principal, principal.username, new_password, current_password=current_password
+        )
+        self._end(info.id, "password-changed", self.clock.now())
+        fresh = self.accounts.principal_for(info.user_id)
+        return fresh, self._open(fresh, client_address, user_agent)
 
     def logout(self, cookie: str) -> None:
         session_id = self._parse(cookie)[0]
@@ -130,8 +166,14 @@ class SessionService:
 
     # Checking a request -----------------------------------------------------
 
-    def authenticate(self, cookie: str) -> tuple[Principal, SessionInfo]:
-        """The principal behind a session cookie, or the reason it cannot be used."""
+    def authenticate(
+        self, cookie: str, *, password_change: bool = False
+    ) -> tuple[Principal, SessionInfo]:
+        """The principal behind a session cookie, or the reason it cannot be used.
+
+        While the user's password awaits its change, only the callers that pass
+        `password_change=True` (who am I, change the password) get a principal.
+        """
         row = self._live_row(cookie)
         now = self.clock.now()
         if row.locked_at is not None:
@@ -139,7 +181,7 @@ class SessionService:
         if now - row.last_seen_at > self.idle_timeout:
             self._lock(row.id, now)
             raise SessionLocked()
-        principal = self.accounts.principal_for(row.user_id)
+        principal = self.accounts.principal_for(row.user_id, password_change=password_change)
         if now - row.last_seen_at > _TOUCH_EVERY:
             with self.db.write() as session:
                 session.execute(
