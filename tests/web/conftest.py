@@ -12,9 +12,19 @@ from egide.web.app import create_app
 from tests.vault_fixtures import PASSWORD, SYSTEM
 
 
+@pytest.fixture(autouse=True)
+def english_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web tests assert English texts: English is the default language for every
+    client, including those a test builds itself (tests/web/test_i18n.py sets French)."""
+    monkeypatch.setenv("EGIDE_LANGUAGE", "en")
+
+
 @pytest.fixture
 def app_client(svc: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(svc), base_url="http://testserver") as client:
+    # English texts are asserted throughout; tests/web/test_i18n.py covers French.
+    with TestClient(
+        create_app(svc), base_url="http://testserver", headers={"Accept-Language": "en"}
+    ) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from egide.core.config import Settings
 from egide.core.errors import EgideError, ErrorKind
+from egide.core.i18n import gettext_noop, language_from_environment, render, text
 from egide.services.access.policy import Principal
 from egide.services.registry import Services, build_services
 
@@ -96,14 +97,23 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+ERROR_PREFIX = gettext_noop("Error:")
+INTERRUPTED = gettext_noop("Interrupted: nothing partial was kept.")
+
+
 @contextmanager
 def handled_errors() -> Iterator[None]:
+    """Typed errors and Ctrl-C as a message and an exit code, in the language of the
+    environment (LANGUAGE, LC_ALL, LC_MESSAGES, LANG; English unless French)."""
     try:
         yield
     except EgideError as exc:
-        fail(exc.render(), code=EXIT_CODES.get(exc.kind, 1))
+        language = language_from_environment(os.environ)
+        console.print(f"[bold red]{text(language, ERROR_PREFIX)}[/] {render(exc, language)}")
+        raise typer.Exit(EXIT_CODES.get(exc.kind, 1)) from None
     except KeyboardInterrupt:
-        console.print("[yellow]Interrupted: nothing partial was kept.[/]")
+        language = language_from_environment(os.environ)
+        console.print(f"[yellow]{text(language, INTERRUPTED)}[/]")
         raise typer.Exit(130) from None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         default=12,
         ge=1,
         description="A web session ends this long after sign-in, whatever the activity.",
+    )
+    language: Literal["fr", "en"] = Field(
+        default="fr",
+        description="Language of error messages when the client states no preference: "
+        "`fr` or `en`. A web client's Accept-Language wins; the CLI follows the "
+        "environment's locale.",
     )
 
     @field_validator("data_dir", "blob_dir", "key_file", "escrow_file", mode="after")
