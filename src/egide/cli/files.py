@@ -32,6 +32,8 @@ from egide.cli.common import (
     services,
     split_target,
 )
+from egide.cli.remote import transfers as remote_mode
+from egide.cli.remote.transfers import RemoteOption
 
 CHUNK = 1 << 20
 trash = typer.Typer(help="List and restore deleted files and folders.", no_args_is_help=True)
@@ -66,11 +68,23 @@ def put(
     ),
     no_overwrite: bool = typer.Option(False, help="Fail if the file already exists."),
     json_output: bool = JsonOption,
+    remote: str | None = RemoteOption,
 ) -> None:
     """Upload a file (a new file, or a new version of an existing one)."""
     space, path = split_target(target)
     if local != "-" and not Path(local).is_file():
         fail(f"{local} is not a readable file.", code=2)
+    if remote:
+        remote_mode.put(
+            remote,
+            local,
+            space,
+            path,
+            if_match=if_match,
+            no_overwrite=no_overwrite,
+            json_output=json_output,
+        )
+        return
     with handled_errors():
         actor = acting_user(ctx, user)
         size = None if local == "-" else Path(local).stat().st_size
@@ -101,6 +115,7 @@ def get(
     user: str | None = UserOption,
     version: str | None = typer.Option(None, help="An older version id (see `egide versions`)."),
     force: bool = typer.Option(False, help="Overwrite an existing local file."),
+    remote: str | None = RemoteOption,
 ) -> None:
     """Download a file. The local file appears only once complete and verified."""
     space, path = split_target(target)
@@ -109,6 +124,9 @@ def get(
         fail(f"{local} already exists; pass --force to overwrite it.", code=6)
     if destination is not None and not destination.absolute().parent.is_dir():
         fail(f"The folder {destination.absolute().parent} does not exist; create it first.", code=2)
+    if remote:
+        remote_mode.get(remote, space, path, local, version=version)
+        return
     with handled_errors():
         actor = acting_user(ctx, user)
         download = services(ctx).files.open(actor, space, path, version_id=version)
@@ -137,9 +155,13 @@ def ls(
     target: str = typer.Argument(..., help="SPACE or SPACE/PATH."),
     user: str | None = UserOption,
     json_output: bool = JsonOption,
+    remote: str | None = RemoteOption,
 ) -> None:
     """List a folder."""
     space, path = split_target(target)
+    if remote:
+        remote_mode.ls(remote, space, path, json_output=json_output)
+        return
     with handled_errors():
         items = services(ctx).nodes.list_folder(acting_user(ctx, user), space, path)
     if json_output:
@@ -174,12 +196,16 @@ def mv(
     source: str = typer.Argument(..., help="SPACE/PATH to move or rename."),
     destination: str = typer.Argument(..., help="SPACE/NEW-PATH (same space)."),
     user: str | None = UserOption,
+    remote: str | None = RemoteOption,
 ) -> None:
     """Rename or move a file or folder inside its space."""
     space, src = split_target(source)
     dst_space, dst = split_target(destination)
     if dst_space.lower() != space.lower():
         fail("mv works inside one space; use cp to another space, then rm.", code=2)
+    if remote:
+        remote_mode.mv(remote, space, src, dst)
+        return
     with handled_errors():
         services(ctx).nodes.move(acting_user(ctx, user), space, src, dst)
     console.print("Moved.")
@@ -203,9 +229,13 @@ def rm(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="SPACE/PATH to delete."),
     user: str | None = UserOption,
+    remote: str | None = RemoteOption,
 ) -> None:
     """Move a file or folder to the trash (restorable with `egide trash restore`)."""
     space, path = split_target(target)
+    if remote:
+        remote_mode.rm(remote, space, path)
+        return
     with handled_errors():
         item = services(ctx).nodes.delete(acting_user(ctx, user), space, path)
     console.print(f"Moved to the trash (item {item.id}).")
@@ -216,9 +246,13 @@ def versions(
     target: str = typer.Argument(..., help="SPACE/PATH of a file."),
     user: str | None = UserOption,
     json_output: bool = JsonOption,
+    remote: str | None = RemoteOption,
 ) -> None:
     """List a file's versions, newest first."""
     space, path = split_target(target)
+    if remote:
+        remote_mode.versions(remote, space, path, json_output=json_output)
+        return
     with handled_errors():
         items = services(ctx).files.versions(acting_user(ctx, user), space, path)
     if json_output:

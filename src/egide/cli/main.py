@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from egide.cli import accounts, files, maintenance, serve, spaces
 from egide.cli.common import CliState, console, fail, handled_errors, print_json, read_secret_line
+from egide.cli.remote import commands as remote_commands
 from egide.core.config import Settings
 from egide.services.access.policy import GlobalRole, Principal
 from egide.services.accounts.passwords import check_password_policy
@@ -31,6 +32,8 @@ app.add_typer(maintenance.keys, name="keys")
 files.register(app)
 maintenance.register(app)
 app.command()(serve.serve)
+app.command()(remote_commands.login)
+app.command()(remote_commands.logout)
 
 
 @app.callback()

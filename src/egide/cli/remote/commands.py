@@ -1,0 +1,176 @@
+"""`egide login URL` and `egide logout`: an API token per remote, in the remotes file.
+
+Logging in opens a web session with the password, creates an API token
+with the `files:read` and `files:write` scopes, ends the session, checks
+that the token works through that address, and stores it (config.py).
+The password and the token never appear in an argument, a log or a message.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+import typer
+
+from egide.cli.common import console, fail
+from egide.cli.remote import config
+from egide.cli.remote.client import API, RemoteClient, normalise_url
+from egide.cli.remote.config import Remote
+from egide.cli.remote.errors import RemoteError, remote_errors
+
+#: What the file commands need; nothing administrative.
+SCOPES = ("files:read", "files:write")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            fail("Expected the password on standard input, got nothing.", code=2)
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        fail("No terminal to ask for the password: pass it with --password-stdin.", code=2)
+    password: str = typer.prompt("Password", hide_input=True)
+    return password
+
+
+def _create_token(
+    client: RemoteClient, username: str, password: str, name: str, days: int
+) -> dict[str, Any]:
+    """Sign in, create the token, sign out (even when the token could not be made)."""
+    session = client.request(
+        "POST", f"{API}/session", json={"username": username, "password": password}
+    )
+    csrf = client.json_of(session).get("csrf_token")
+    # The cookie goes back by hand: with EGIDE_SECURE_COOKIES it is marked Secure,
+    # and a cookie jar would not return it to http://127.0.0.1.
+    headers = {
+        "X-CSRF-Token": str(csrf),
+        "Cookie": "; ".join(f"{k}={v}" for k, v in session.cookies.items()),
+    }
+    client.http.cookies.clear()
+    try:
+        token: dict[str, Any] = client.json(
+            "POST",
+            f"{API}/tokens",
+            json={"name": name, "scopes": list(SCOPES), "expires_in_days": days},
+            headers=headers,
+        )
+    finally:
+        try:
+            client.request("DELETE", f"{API}/session", headers=headers)
+        except RemoteError:
+            console.print("[yellow]Could not end the web session; it expires by itself.[/]")
+    return token
+
+
+def _revoke(remote: Remote) -> bool:
+    """Revoke the remote's token on its server; False if the server already refused it."""
+    with RemoteClient.for_remote(remote) as client:
+        try:
+            client.request("DELETE", f"{API}/tokens/{remote.token_id}")
+        except RemoteError as exc:
+            if exc.status in {401, 404}:
+                return False
+            raise
+    return True
+
+
+def login(
+    url: str = typer.Argument(..., help="The server's address, e.g. https://egide.chu.fr."),
+    username: str | None = typer.Option(None, help="Your username (asked if not given)."),
+    name: str | None = typer.Option(
+        None, help="The API token's name, shown in your token list (default: the host name)."
+    ),
+    remote_name: str = typer.Option(
+        config.DEFAULT_NAME, help="Store the token under this remote name."
+    ),
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input."),
+    expires_in_days: int = typer.Option(90, min=1, max=365, help="Token lifetime in days."),
+    insecure_http: bool = typer.Option(
+        False, help="Allow plain http:// to a host other than this machine."
+    ),
+) -> None:
+    """Log in to a remote Égide server and store an API token for the file commands."""
+    with remote_errors():
+        base = normalise_url(url, insecure_http=insecure_http)
+        remote_name = config.check_name(remote_name)
+        remotes = config.load()
+        if not username:
+            if not sys.stdin.isatty():
+                fail("Give your username with --username.", code=2)
+            username = str(typer.prompt("Username")).strip()
+        password = _read_password(password_stdin)
+        token_name = name or f"egide CLI on {socket.gethostname()}"[:100]
+        with RemoteClient(base) as client:
+            token = _create_token(client, username, password, token_name, expires_in_days)
+        del password
+        remote = Remote(
+            name=remote_name,
+            url=base,
+            username=username,
+            token_id=str(token["id"]),
+            token=str(token["secret"]),
+        )
+        with RemoteClient.for_remote(remote) as client:
+            # A proxy that drops Authorization would make every later command fail.
+            client.request("GET", f"{API}/me")
+        previous = remotes.remotes.get(remote_name)
+        remotes.add(remote)
+        path = config.save(remotes)
+        if previous is not None and previous.token_id != remote.token_id:
+            try:
+                _revoke(previous)
+            except RemoteError:
+                console.print(
+                    f"[yellow]The previous token of {remote_name!r} could not be revoked; it "
+                    "expires by itself, or revoke it from the web interface.[/]"
+                )
+    default = " (the default remote)" if remotes.default == remote_name else ""
+    console.print(
+        f"[green]Logged in[/] to {base} as {username}: remote {remote_name!r}{default}, "
+        f"token {token_name!r} valid until {str(token.get('expires_at', ''))[:10]}, stored "
+        f"in {path} (mode 0600)."
+    )
+    console.print(f"Use it with --remote {remote_name} or EGIDE_REMOTE={remote_name}.")
+
+
+def logout(
+    remote: str = typer.Option(
+        config.DEFAULT_NAME,
+        "--remote",
+        envvar="EGIDE_REMOTE",
+        help="The remote to log out of (default: the default remote; env EGIDE_REMOTE).",
+    ),
+    forget: bool = typer.Option(
+        False, help="Remove the token locally even if the server cannot be reached."
+    ),
+) -> None:
+    """Revoke the remote's API token on its server and remove it from the remotes file."""
+    with remote_errors():
+        remotes = config.load()
+        target = remotes.resolve(remote)
+        try:
+            revoked = _revoke(target)
+        except RemoteError as exc:
+            if not forget:
+                raise RemoteError(
+                    f"{exc.message} The token was NOT revoked and is still stored; run "
+                    "logout again, or pass --forget to remove it anyway (then revoke it from "
+                    "the web interface).",
+                    kind=exc.kind,
+                    status=exc.status,
+                ) from None
+            revoked = False
+            console.print("[yellow]The token could not be revoked on the server.[/]")
+        remotes.remove(target.name)
+        config.save(remotes)
+    if revoked:
+        console.print(f"Logged out of {target.url}: token revoked and removed.")
+    else:
+        console.print(
+            f"Token of {target.url} removed locally (the server had already refused it, or "
+            "could not be reached)."
+        )
