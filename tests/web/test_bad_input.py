@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from egide.core.clock import ManualClock
 from egide.services.registry import Services
-from tests.vault_fixtures import SYSTEM
+from tests.vault_fixtures import PASSWORD, SYSTEM
 
 BASE = "/api/v1/spaces/cardio"
 
@@ -132,6 +132,35 @@ def test_invalid_json_and_fields(alice_client: TestClient) -> None:
     assert bad.json()["field"] == "to"
     nonsense = alice_client.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]})
     assert nonsense.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"slug": "neuro", "quota_bytes": True}, "quota_bytes"),  # not taken for 1
+        ({"slug": "neuro", "quota_bytes": "5"}, "quota_bytes"),
+        ({"slug": "neuro", "quota_bytes": 1 << 65}, "quota_bytes"),  # beyond a 64-bit column
+        ({"slug": "neuro", "quota": 5}, "quota"),  # a misspelt option is not ignored
+        ({"slug": "Neuro!"}, "slug"),
+    ],
+)
+def test_space_bodies_are_checked_strictly(
+    svc: Services, app_client: TestClient, body: dict[str, object], field: str
+) -> None:
+    svc.accounts.create_user(SYSTEM, "root", password=PASSWORD, roles=["admin"])
+    signed = app_client.post("/api/v1/session", json={"username": "root", "password": PASSWORD})
+    app_client.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+    refused = app_client.post("/api/v1/spaces", json=body)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["field"] == field
+    assert svc.spaces.list_spaces(SYSTEM) == []
+
+
+def test_member_roles_are_an_enumeration(alice_client: TestClient, svc: Services) -> None:
+    svc.spaces.grant(SYSTEM, "cardio", "", "user:alice", "manager")
+    refused = alice_client.put(f"{BASE}/members/user:alice", json={"role": "owner"})
+    assert refused.status_code == 400
+    assert refused.json()["field"] == "role"
 
 
 def test_session_expiry_is_reported(alice_client: TestClient, clock: ManualClock) -> None:

@@ -104,6 +104,10 @@ def test_creation_with_upload_and_filename_folder(alice_client: TestClient) -> N
     [
         ({"Upload-Metadata": metadata(space="cardio", path="a")}, "Upload-Length is required"),
         ({"Upload-Length": "x", "Upload-Metadata": metadata(space="cardio", path="a")}, "whole"),
+        (  # beyond a 64-bit column: refused, not a server error
+            {"Upload-Length": str(1 << 63), "Upload-Metadata": metadata(space="cardio", path="a")},
+            "whole",
+        ),
         (
             {"Upload-Defer-Length": "1", "Upload-Metadata": metadata(space="cardio", path="a")},
             "Upload-Defer-Length",

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from egide import __version__
 from egide.core.errors import EgideError
 from egide.services.registry import Services
-from egide.web import problems
+from egide.web import openapi, problems
 from egide.web.api import content, session, spaces, tokens, tree, uploads
 from egide.web.observability import Metrics, ObservabilityMiddleware
 
@@ -32,6 +33,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(EgideError, problems.handle_egide_error)
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http_error)
+    app.add_exception_handler(405, _method_not_allowed)
     for router in (
         session.router,
         tokens.router,
@@ -46,11 +48,28 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
     def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database, blob store, keys")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: database, blob store, keys",
+        responses={
+            200: {"description": "Ready", "content": {"application/json": {}}},
+            503: {
+                "description": "Not ready: `checks` says which part failed",
+                "content": {"application/json": {}},
+            },
+        },
+    )
     def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         for name, check in (
@@ -69,4 +88,30 @@ def create_app(services: Services) -> FastAPI:
             status_code=200 if ready else 503,
         )
 
+    openapi.install(app)
     return app
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    """405 with `Allow` naming every method of the path (RFC 9110 15.5.6).
+
+    FastAPI makes one route per method, and Starlette's 405 lists only the
+    methods of the first route whose path matched; so ask every route.
+    """
+    allowed = {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    }
+    if not allowed or not isinstance(exc, StarletteHTTPException):  # pragma: no cover
+        return await problems.handle_http_error(request, exc)
+    headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
+    return await problems.handle_http_error(
+        request, StarletteHTTPException(exc.status_code, exc.detail, headers=headers)
+    )

@@ -8,6 +8,7 @@ from egide.core.errors import Forbidden, InvalidInput, NotFound
 from egide.services.access.policy import GlobalRole, Principal
 from egide.services.registry import Services
 from egide.services.vault.errors import NameTaken, NotAFolder
+from egide.services.vault.spaces import MAX_QUOTA
 from tests.vault_fixtures import SYSTEM, MakeUser
 
 
@@ -81,3 +82,13 @@ def test_managers_manage_grants_in_their_subtree(
     svc.files.write(alice, "cardio", "equipe/f.txt", [b"f"])
     with pytest.raises(NotAFolder):
         svc.spaces.grant(boss, "cardio", "equipe/f.txt", "user:bob", "reader")
+
+
+def test_quotas_are_bounded(svc: Services) -> None:
+    with pytest.raises(InvalidInput, match="1 EiB"):
+        svc.spaces.create(SYSTEM, "neuro", quota_bytes=MAX_QUOTA + 1)
+    svc.spaces.create(SYSTEM, "neuro", quota_bytes=MAX_QUOTA)
+    with pytest.raises(InvalidInput, match="negative"):
+        svc.spaces.set_quota(SYSTEM, "neuro", quota_bytes=-1)
+    with pytest.raises(InvalidInput, match="1 EiB"):
+        svc.spaces.set_quota(SYSTEM, "neuro", quota_bytes=None, history_quota_bytes=1 << 64)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from egide.core.crypto.keys import fold_name
 from egide.core.db.base import new_id
@@ -50,16 +51,44 @@ class NodeService(VaultServiceBase):
             folder = self._locate(session, actor, space, segments, Action.FOLDER_LIST)
             if folder.kind != FOLDER:
                 raise NotAFolder("This is a file, not a folder.")
+            # Columns, not ORM objects, and the two dates read without their
+            # column type: for a folder of 10,000 entries, an identity map,
+            # instance state and two type processors per row took more than
+            # half of the listing's time (issue 3, item 8). Nothing is modified.
             rows = session.execute(
-                select(Node, Version.size, Content.sha256)
+                select(
+                    Node.id,
+                    Node.kind,
+                    Node.name_enc,
+                    Node.name_key_id,
+                    Node.current_version_id,
+                    type_coerce(Node.created_at, NullType()),
+                    type_coerce(Node.updated_at, NullType()),
+                    Version.size,
+                    Content.sha256,
+                )
                 .outerjoin(Version, Version.id == Node.current_version_id)
                 .outerjoin(Content, Content.id == Version.content_id)
                 .where(Node.parent_id == folder.id)
             ).all()
+            open_name, prefix = self.tree.open_name, join_path(segments).rstrip("/") + "/"
             items = []
-            for node, size, sha256 in rows:
-                name = self.tree.name_of(session, node)
-                items.append(_make_info(node, name, [*segments, name], size or 0, sha256))
+            for node_id, kind, name_enc, key_id, version_id, created, updated, size, sha in rows:
+                name = open_name(session, key_id, node_id, name_enc)
+                created_at = _utc(created)
+                items.append(
+                    NodeInfo(
+                        node_id,
+                        name,
+                        kind,
+                        prefix + name,
+                        (size or 0) if kind == FILE else 0,
+                        created_at,
+                        created_at if updated == created else _utc(updated),
+                        version_id,
+                        sha,
+                    )
+                )
             items.sort(key=lambda i: (i.kind != FOLDER, fold_name(i.name), i.name))
             return items
 
@@ -358,6 +387,19 @@ class NodeService(VaultServiceBase):
             deleted_by=item.deleted_by,
             protected_until=item.protected_until,
         )
+
+
+def _utc(value: object) -> dt.datetime:
+    """A `UTCDateTime` column read without its type: the same aware UTC datetime.
+
+    SQLite gives the text SQLAlchemy stored (naive UTC, ISO 8601), PostgreSQL
+    a datetime; `core/db/base.py` (UTCDateTime) is the reference.
+    """
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise TypeError("UTCDateTime column returned a non-datetime")
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _make_info(

@@ -30,6 +30,20 @@ def parse_role(value: str) -> SpaceRole:
         ) from None
 
 
+#: The largest quota: 1 EiB, far beyond any disk, well inside a 64-bit column.
+MAX_QUOTA = 1 << 60
+
+
+def _check_quotas(quota_bytes: int | None, history_quota_bytes: int | None) -> None:
+    for limit, field in ((quota_bytes, "quota"), (history_quota_bytes, "history_quota")):
+        if limit is not None and limit < 0:
+            raise InvalidInput("A quota cannot be negative.", field=field)
+        if limit is not None and limit > MAX_QUOTA:
+            raise InvalidInput(
+                "A quota cannot exceed 1 EiB; leave it unset for no limit.", field=field
+            )
+
+
 class SpaceService(VaultServiceBase):
     def create(
         self,
@@ -48,9 +62,7 @@ class SpaceService(VaultServiceBase):
         """
         authorize(actor, Action.SPACE_CREATE)
         slug = check_slug(slug)
-        for limit, field in ((quota_bytes, "quota"), (history_quota_bytes, "history_quota")):
-            if limit is not None and limit < 0:
-                raise InvalidInput("A quota cannot be negative.", field=field)
+        _check_quotas(quota_bytes, history_quota_bytes)
         with self.db.write() as session:
             if self.tree.space_by_slug(session, slug) is not None:
                 raise NameTaken("A space called {slug} already exists.", slug=slug)
@@ -130,6 +142,7 @@ class SpaceService(VaultServiceBase):
         history_quota_bytes: int | None = None,
     ) -> SpaceInfo:
         authorize(actor, Action.SPACE_ADMIN)
+        _check_quotas(quota_bytes, history_quota_bytes)
         with self.db.write() as session:
             space = self._space(session, slug)
             space.quota_bytes = quota_bytes

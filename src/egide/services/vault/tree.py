@@ -86,7 +86,11 @@ class Tree:
         return node
 
     def name_of(self, session: Session, node: Node) -> str:
-        return self.keyring.names(session, node.name_key_id).open(node.id, node.name_enc)
+        return self.open_name(session, node.name_key_id, node.id, node.name_enc)
+
+    def open_name(self, session: Session, key_id: str, node_id: str, name_enc: bytes) -> str:
+        """A node's name from its stored columns (for listings that load no ORM object)."""
+        return self.keyring.names(session, key_id).open(node_id, name_enc)
 
     def indexes(self, session: Session, space: Space, parent_id: str, name: str) -> list[str]:
         return [

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from email.utils import format_datetime
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from egide.core.i18n import gettext_noop
 from egide.services.vault.types import VersionInfo
 from egide.web.deps import Caller, Svc
 from egide.web.http import (
     RangeNotSatisfiable,
+    coalesce,
     content_disposition,
     etag,
     etag_matches,
@@ -83,13 +86,17 @@ async def put_content(
     return VersionOut.of(version)
 
 
+#: A file's content: its media type follows its name (http.media_type).
+_ANY_TYPE: dict[str, Any] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
+
 @router.get(
     "/content/{path:path}",
     summary="Download a file, streamed, with Range and conditional requests",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}}},
-        206: {"description": "Partial content (one range)"},
+        200: {"description": "The file, with its type by name", "content": _ANY_TYPE},
+        206: {"description": "Partial content (one range)", "content": _ANY_TYPE},
         304: {"description": "Not modified (If-None-Match)"},
         416: {"description": "Range not satisfiable"},
     },
@@ -114,7 +121,9 @@ def get_content(
         return problem(
             416,
             "range-not-satisfiable",
-            f"The requested range is outside the file ({download.size} bytes).",
+            gettext_noop("The requested range is outside the file ({size} bytes)."),
+            request=request,
+            params={"size": download.size},
             headers={"Content-Range": f"bytes */{download.size}"},
         )
     start, end = window or (0, download.size)
@@ -125,7 +134,7 @@ def get_content(
     headers["Content-Length"] = str(end - start)
     body = download.iter_bytes(start, end) if window is not None else download.iter_bytes()
     return StreamingResponse(
-        body,
+        coalesce(body),
         status_code=status,
         media_type=media_type(download.name),
         headers=headers,
@@ -135,7 +144,11 @@ def get_content(
 @router.head(
     "/content/{path:path}",
     summary="A file's headers (size, ETag, type) without its body",
-    responses={200: {"description": "Headers only"}, 304: {"description": "Not modified"}},
+    response_class=Response,
+    responses={
+        200: {"description": "Headers only (Content-Type as for GET)", "content": _ANY_TYPE},
+        304: {"description": "Not modified"},
+    },
 )
 def head_content(
     space: str, path: str, request: Request, caller: Caller, svc: Svc, version: str | None = None

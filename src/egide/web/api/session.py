@@ -19,20 +19,21 @@ from egide.web.deps import (
     Svc,
     bearer_token,
 )
+from egide.web.schemas import Body
 
 router = APIRouter(prefix="/api/v1", tags=["session"])
 
 
-class Credentials(BaseModel):
+class Credentials(Body):
     username: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=4096)
 
 
-class Unlock(BaseModel):
+class Unlock(Body):
     password: str = Field(min_length=1, max_length=4096)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Body):
     current_password: str = Field(min_length=1, max_length=4096)
     new_password: str = Field(min_length=1, max_length=4096)
 

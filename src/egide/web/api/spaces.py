@@ -7,8 +7,10 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from egide.services.vault.spaces import MAX_QUOTA
 from egide.services.vault.types import GrantView, SpaceInfo
 from egide.web.deps import Caller, Svc
+from egide.web.schemas import Body, Count, RoleName
 
 router = APIRouter(prefix="/api/v1/spaces", tags=["spaces"])
 
@@ -28,20 +30,25 @@ class SpaceOut(BaseModel):
         return cls(**info.__dict__)
 
 
-class SpaceIn(BaseModel):
-    slug: str = Field(min_length=2, max_length=63)
+class SpaceIn(Body):
+    slug: str = Field(
+        min_length=2,
+        max_length=63,
+        pattern=r"^[a-z0-9][a-z0-9-]{1,62}$",
+        description="Lower-case letters, digits and hyphens; part of every URL of the space",
+    )
     title: str | None = Field(default=None, max_length=200)
-    quota_bytes: int | None = Field(default=None, ge=0)
-    history_quota_bytes: int | None = Field(default=None, ge=0)
+    quota_bytes: Count | None = Field(default=None, ge=0, le=MAX_QUOTA)
+    history_quota_bytes: Count | None = Field(default=None, ge=0, le=MAX_QUOTA)
 
 
-class RoleIn(BaseModel):
-    role: str = Field(description="reader, contributor or manager")
+class RoleIn(Body):
+    role: RoleName
 
 
-class GrantIn(BaseModel):
-    principal: str = Field(description="user:NAME or group:NAME")
-    role: str = Field(description="reader, contributor or manager")
+class GrantIn(Body):
+    principal: str = Field(description="user:NAME or group:NAME", pattern=r"^(user|group):.+$")
+    role: RoleName
 
 
 class GrantRef(BaseModel):

@@ -10,14 +10,15 @@ from pydantic import BaseModel, Field
 from egide.services.access.policy import Scope
 from egide.services.accounts.records import TokenInfo
 from egide.web.deps import Caller, Svc
+from egide.web.schemas import Body, Count
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
 
-class TokenIn(BaseModel):
+class TokenIn(Body):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1)
-    expires_in_days: int = Field(default=90, ge=1, le=365)
+    expires_in_days: Count = Field(default=90, ge=1, le=365)
 
 
 class TokenOut(BaseModel):

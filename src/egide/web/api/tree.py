@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from egide.services.vault.types import NodeInfo, TrashInfo
 from egide.web.api.content import VersionOut
 from egide.web.deps import Caller, Svc
 from egide.web.http import etag
+from egide.web.schemas import Body
 
 router = APIRouter(prefix="/api/v1/spaces/{space}", tags=["files"])
 
@@ -38,6 +40,24 @@ class Listing(BaseModel):
     next_offset: int | None = Field(description="Offset of the next page, null on the last")
 
 
+@dataclass(frozen=True)
+class _ListingBody:
+    """`Listing`, serialised straight from the service's values (same fields, same order).
+
+    Validating 10,000 `NodeOut` models, then the response model again, took
+    about a third of a large listing's time; the service's frozen values need
+    neither.
+    """
+
+    folder: NodeInfo
+    items: list[NodeInfo]
+    total: int
+    next_offset: int | None
+
+
+_LISTING_JSON = TypeAdapter(_ListingBody)
+
+
 class TrashOut(BaseModel):
     id: str
     name: str
@@ -53,12 +73,12 @@ class TrashOut(BaseModel):
         return cls(**info.__dict__)
 
 
-class MoveIn(BaseModel):
+class MoveIn(Body):
     from_: str = Field(alias="from", min_length=1, max_length=8192)
     to: str = Field(min_length=1, max_length=8192)
 
 
-class RestoreIn(BaseModel):
+class RestoreIn(Body):
     name: str | None = Field(default=None, description="Restore under another name")
 
 
@@ -75,21 +95,22 @@ def get_node(
     response: Response,
     offset: int = Query(0, ge=0),
     limit: int = Query(1000, ge=1, le=10000),
-) -> NodeOut | Listing:
+) -> NodeOut | Response:
     node = svc.nodes.stat(caller, space, path)
     if node.kind == "file":
         if node.version_id:
             response.headers["ETag"] = etag(node.version_id)
         return NodeOut.of(node)
     items = svc.nodes.list_folder(caller, space, path)
-    page = items[offset : offset + limit]
     following = offset + limit
-    return Listing(
-        folder=NodeOut.of(node),
-        items=[NodeOut.of(i) for i in page],
+    body = _ListingBody(
+        folder=node,
+        items=items[offset:following],
         total=len(items),
         next_offset=following if following < len(items) else None,
     )
+    # The documented model is `Listing` (response_model); this is its JSON.
+    return Response(_LISTING_JSON.dump_json(body), media_type="application/json")
 
 
 @router.post(

@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
 from egide.core.errors import EgideError, InvalidInput
+from egide.core.i18n import gettext_noop
 from egide.services.uploads.errors import ChecksumMismatch
 from egide.services.uploads.service import Checksum, UploadInfo
 from egide.web.deps import Caller, Svc
@@ -38,6 +39,8 @@ TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_STREAM = "application/offset+octet-stream"
 CHECKSUM_MISMATCH = 460
+WRONG_VERSION = gettext_noop("This server speaks tus {version}: send Tus-Resumable: {version}.")
+WRONG_TYPE = gettext_noop("A tus body is sent as Content-Type: {media_type}.")
 
 
 class TusRoute(APIRoute):
@@ -51,16 +54,18 @@ class TusRoute(APIRoute):
                 response: Response = problem(
                     412,
                     "tus-version",
-                    f"This server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}.",
+                    WRONG_VERSION,
+                    request=request,
+                    params={"version": TUS_VERSION},
                     headers={"Tus-Version": TUS_VERSION},
                 )
             else:
                 try:
                     response = await handle(request)
                 except ChecksumMismatch as exc:
-                    response = problem(CHECKSUM_MISMATCH, exc.code, exc.render())
+                    response = from_error(exc, request, status=CHECKSUM_MISMATCH)
                 except EgideError as exc:
-                    response = from_error(exc)
+                    response = from_error(exc, request)
                 except RequestValidationError as exc:
                     response = await handle_validation_error(request, exc)
             response.headers["Tus-Resumable"] = TUS_VERSION
@@ -71,9 +76,44 @@ class TusRoute(APIRoute):
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=TusRoute)
 
+# Headers as the OpenAPI document shows them. Tus-Resumable is required there
+# and checked first by TusRoute (412, as tus says, rather than a 400);
+# Content-Length and Content-Type are read from the request, not declared
+# as parameters (they describe the body, documented below as such). Patterns
+# are documented only (json_schema_extra): the handlers check the values and
+# say what is wrong in our own words.
 TusResumable = Annotated[
-    str | None, Header(description=f"Must be {TUS_VERSION} on every request but OPTIONS")
+    str,
+    Header(
+        description=f"{TUS_VERSION} on every request but OPTIONS",
+        json_schema_extra={"enum": [TUS_VERSION]},
+    ),
 ]
+WholeNumber = Annotated[str | None, Header(json_schema_extra={"pattern": r"^[0-9]{1,18}$"})]
+UploadChecksum = Annotated[
+    str | None,
+    Header(
+        description="sha1 or sha256, a space, the base64 digest of this request's body",
+        json_schema_extra={"pattern": r"^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$"},
+    ),
+]
+UploadMetadata = Annotated[
+    str | None,
+    Header(
+        description="Comma-separated `key base64(value)`: space and path, or space, filename "
+        "and an optional folder",
+        json_schema_extra={
+            "pattern": r"^[!-+\--~]+( [A-Za-z0-9+/=]*)?(,[!-+\--~]+( [A-Za-z0-9+/=]*)?)*$"
+        },
+    ),
+]
+_BODY = {"schema": {"type": "string", "format": "binary"}}
+_OPTIONAL_BODY: dict[str, Any] = {
+    "requestBody": {"required": False, "content": {OFFSET_STREAM: _BODY}}
+}
+_REQUIRED_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {OFFSET_STREAM: _BODY}}
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed tus header or metadata, or an unsupported checksum"},
     404: {"description": "No such upload, not the caller's, or expired"},
@@ -92,7 +132,8 @@ def _checksum(header: str | None) -> Checksum | None:
 def _whole_number(name: str, value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or not value.isascii():
+    # Below 2**63: it must fit the 64-bit columns it is stored in.
+    if not value.isdigit() or not value.isascii() or int(value) >= 1 << 63:
         raise InvalidInput("{name} must be a whole number of bytes.", name=name, field=name)
     return int(value)
 
@@ -152,12 +193,14 @@ def _body(request: Request) -> Iterator[bytes]:
         return
 
 
-def _check_stream_type(content_type: str | None) -> Response | None:
+def _check_stream_type(request: Request, content_type: str | None) -> Response | None:
     if (content_type or "").split(";")[0].strip().lower() != OFFSET_STREAM:
         return problem(
             415,
             "unsupported-media-type",
-            f"A tus body is sent as Content-Type: {OFFSET_STREAM}.",
+            WRONG_TYPE,
+            request=request,
+            params={"media_type": OFFSET_STREAM},
         )
     return None
 
@@ -183,6 +226,7 @@ def tus_options() -> Response:
     "",
     status_code=201,
     summary="Create an upload (tus creation, creation-with-upload)",
+    openapi_extra=_OPTIONAL_BODY,
     responses={
         201: {"description": "Created: Location, Upload-Expires, Upload-Offset if a body came"},
         **_ERRORS,
@@ -197,14 +241,14 @@ async def create_upload(
     request: Request,
     caller: Caller,
     svc: Svc,
-    tus_resumable: TusResumable = None,  # noqa: ARG001 - documented here, checked by TusRoute
-    upload_length: Annotated[str | None, Header()] = None,
-    upload_defer_length: Annotated[str | None, Header()] = None,
-    upload_metadata: Annotated[str | None, Header()] = None,
-    upload_checksum: Annotated[str | None, Header()] = None,
-    content_length: Annotated[str | None, Header()] = None,
-    content_type: Annotated[str | None, Header()] = None,
+    tus_resumable: TusResumable,  # noqa: ARG001 - documented here, checked by TusRoute
+    upload_length: WholeNumber = None,
+    upload_defer_length: Annotated[str | None, Header(include_in_schema=False)] = None,
+    upload_metadata: UploadMetadata = None,
+    upload_checksum: UploadChecksum = None,
 ) -> Response:
+    content_length = request.headers.get("content-length")
+    content_type = request.headers.get("content-type")
     if upload_defer_length is not None:
         raise InvalidInput(
             "Upload-Defer-Length is not supported: send Upload-Length.", field="Upload-Length"
@@ -215,7 +259,7 @@ async def create_upload(
     space, path = _target(_metadata(upload_metadata))
     declared = _whole_number("Content-Length", content_length) or 0
     with_body = declared > 0 or "transfer-encoding" in request.headers
-    if with_body and (refused := _check_stream_type(content_type)) is not None:
+    if with_body and (refused := _check_stream_type(request, content_type)) is not None:
         return refused
     checksum = _checksum(upload_checksum)
     body = _body(request) if with_body else None
@@ -245,7 +289,7 @@ def head_upload(
     upload_id: str,
     caller: Caller,
     svc: Svc,
-    tus_resumable: TusResumable = None,  # noqa: ARG001 - documented here, checked by TusRoute
+    tus_resumable: TusResumable,  # noqa: ARG001 - documented here, checked by TusRoute
 ) -> Response:
     info = svc.uploads.status(caller, upload_id)
     return Response(
@@ -263,6 +307,7 @@ def head_upload(
     "/{upload_id}",
     status_code=204,
     summary="Append bytes at Upload-Offset (tus); completes the file at the last byte",
+    openapi_extra=_REQUIRED_BODY,
     responses={
         204: {"description": "Kept: the new Upload-Offset"},
         **_ERRORS,
@@ -280,13 +325,13 @@ async def patch_upload(
     request: Request,
     caller: Caller,
     svc: Svc,
-    tus_resumable: TusResumable = None,  # noqa: ARG001 - documented here, checked by TusRoute
-    upload_offset: Annotated[str | None, Header()] = None,
-    upload_checksum: Annotated[str | None, Header()] = None,
-    content_length: Annotated[str | None, Header()] = None,
-    content_type: Annotated[str | None, Header()] = None,
+    tus_resumable: TusResumable,  # noqa: ARG001 - documented here, checked by TusRoute
+    upload_offset: WholeNumber = None,
+    upload_checksum: UploadChecksum = None,
 ) -> Response:
-    if (refused := _check_stream_type(content_type)) is not None:
+    content_length = request.headers.get("content-length")
+    content_type = request.headers.get("content-type")
+    if (refused := _check_stream_type(request, content_type)) is not None:
         return refused
     offset = _whole_number("Upload-Offset", upload_offset)
     if offset is None:
@@ -315,7 +360,7 @@ def delete_upload(
     upload_id: str,
     caller: Caller,
     svc: Svc,
-    tus_resumable: TusResumable = None,  # noqa: ARG001 - documented here, checked by TusRoute
+    tus_resumable: TusResumable,  # noqa: ARG001 - documented here, checked by TusRoute
 ) -> Response:
     svc.uploads.terminate(caller, upload_id)
     return Response(status_code=204)

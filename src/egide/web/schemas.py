@@ -1,0 +1,26 @@
+"""The base of every JSON request body: no unknown field, and strict numbers.
+
+Unknown fields are refused, so a misspelt option (`quota` for
+`quota_bytes`) is an error, not silently ignored; numbers are `Count`, so
+`"5"` or `true` is not taken for a number, and the OpenAPI document says
+what the server accepts. (Models are not strict as a whole: FastAPI
+validates the decoded JSON in Python mode, where a strict enum would refuse
+its own values given as strings.)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Strict
+
+#: A role on a space or a folder (services.access.SpaceRole values).
+RoleName = Literal["reader", "contributor", "manager"]
+
+
+#: A whole number given as a JSON number, never as a string or a boolean.
+Count = Annotated[int, Strict()]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
