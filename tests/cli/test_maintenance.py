@@ -70,6 +70,21 @@ def test_fsck_names_a_damaged_file_by_its_path(cli: Cli, stored: dict[str, bytes
     assert [(p["space"], p["path"]) for p in payload["problems"]] == [("cardio", "/dossier/cr.txt")]
 
 
+def test_fsck_names_a_damaged_file_in_the_trash(
+    cli: Cli, stored: dict[str, bytes], alice: str
+) -> None:
+    cli.ok("rm", "cardio/dossier", "-u", alice)
+    blob = blob_of(cli, 200_000)
+    damaged = bytearray(blob.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x40
+    blob.write_bytes(bytes(damaged))
+
+    result = cli("fsck")
+
+    assert result.exit_code == 1
+    assert "BAD cardio (in the trash) cr.txt: unreadable" in said(result)
+
+
 def test_fsck_reports_a_missing_blob(cli: Cli, stored: dict[str, bytes]) -> None:
     blob_of(cli, 200_000).unlink()
 

@@ -59,7 +59,9 @@ def fsck(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     else:
         out.print(f"Checked {report.checked} files ({human_size(report.bytes_checked)}).")
         for problem in report.problems:
-            out.print(f"[red]BAD[/] {problem.space}{problem.path}: {problem.problem}")
+            # A path starts with "/"; a trashed item's label does not.
+            where = problem.path if problem.path.startswith("/") else f" {problem.path}"
+            out.print(f"[red]BAD[/] {problem.space}{where}: {problem.problem}")
         for mismatch in report.usage_mismatches:
             out.print(f"[red]USAGE[/] {mismatch}")
         if report.orphan_blobs:

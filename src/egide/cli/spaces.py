@@ -28,7 +28,9 @@ def space_create(
     title: str | None = typer.Option(None, help="Display title (stored encrypted)."),
     quota: str | None = typer.Option(None, help="Quota for current files, e.g. 50G."),
     history_quota: str | None = typer.Option(
-        None, help="Limit for old versions and the trash (pruned, never blocking), e.g. 20G."
+        None,
+        help="Limit for old versions (pruned once out of their protection window, never "
+        "blocking an upload), e.g. 20G.",
     ),
     manager: list[str] = typer.Option(
         [], help="Give this user the manager role on the new space (repeatable)."

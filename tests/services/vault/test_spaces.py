@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from egide.core.errors import Forbidden, InvalidInput, NotFound
-from egide.services.access.policy import GlobalRole, Principal
+from egide.services.access.policy import GlobalRole, Principal, Scope
 from egide.services.registry import Services
 from egide.services.vault.errors import NameTaken, NotAFolder
 from egide.services.vault.spaces import MAX_QUOTA
@@ -92,3 +92,18 @@ def test_quotas_are_bounded(svc: Services) -> None:
         svc.spaces.set_quota(SYSTEM, "neuro", quota_bytes=-1)
     with pytest.raises(InvalidInput, match="1 EiB"):
         svc.spaces.set_quota(SYSTEM, "neuro", quota_bytes=None, history_quota_bytes=1 << 64)
+
+
+def test_an_admin_token_without_the_admin_scope_lists_only_its_spaces(
+    svc: Services, make_user: MakeUser
+) -> None:
+    svc.spaces.create(SYSTEM, "neuro")
+    svc.spaces.create(SYSTEM, "cardio")
+    root = make_user("root", GlobalRole.ADMIN)
+    svc.spaces.grant(SYSTEM, "cardio", "", "user:root", "reader")
+    assert root.user_id is not None
+    files_only = svc.accounts.principal_for(root.user_id, scopes=frozenset({Scope.FILES_READ}))
+    admin = svc.accounts.principal_for(root.user_id, scopes=frozenset({Scope.ADMIN}))
+    assert [s.slug for s in svc.spaces.list_spaces(files_only)] == ["cardio"]
+    assert [s.slug for s in svc.spaces.list_spaces(admin)] == ["cardio", "neuro"]
+    assert [s.slug for s in svc.spaces.list_spaces(root)] == ["cardio", "neuro"]

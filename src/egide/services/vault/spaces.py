@@ -11,7 +11,14 @@ from egide.core.db.base import new_id
 from egide.core.db.models import Group, Node, Space, User
 from egide.core.errors import InvalidInput
 from egide.services.access import grants
-from egide.services.access.policy import Action, Principal, SpaceRole, authorize
+from egide.services.access.policy import (
+    Action,
+    Decision,
+    Principal,
+    SpaceRole,
+    authorize,
+    decide,
+)
 from egide.services.accounts.service import resolve_principal_ref
 from egide.services.vault.base import VaultServiceBase, not_found
 from egide.services.vault.errors import NameTaken, NotAFolder
@@ -119,10 +126,15 @@ class SpaceService(VaultServiceBase):
             return self._space_info(session, actor, space)
 
     def list_spaces(self, actor: Principal) -> list[SpaceInfo]:
-        """Spaces where the caller holds a role; every space for administrators."""
+        """Spaces where the caller holds a role; every space for administrators.
+
+        "Every space" is the policy's `space.list_all`: an administrator's API
+        token needs the `admin` scope for it, else it sees its roles' spaces.
+        """
+        sees_all = decide(actor, Action.SPACE_LIST_ALL) is Decision.ALLOW
         with self.db.read() as session:
             query = select(Space).order_by(Space.slug)
-            if not actor.is_admin:
+            if not sees_all:
                 query = query.where(Space.id.in_(grants.visible_space_ids(session, actor)))
             return [self._space_info(session, actor, s) for s in session.scalars(query)]
 
