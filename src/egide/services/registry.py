@@ -21,6 +21,7 @@ from egide.core.db import Database
 from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
 from egide.services.accounts.service import AccountService
+from egide.services.audit.service import AuditService
 from egide.services.sessions.service import SessionService
 from egide.services.uploads.service import UploadService
 from egide.services.vault.base import VaultContext
@@ -50,6 +51,7 @@ class Services:
     rotation: KeyRotationService
     sessions: SessionService
     uploads: UploadService
+    audit: AuditService
 
     def close(self) -> None:
         self.db.dispose()
@@ -129,6 +131,8 @@ def _wire(
             clock=clock,
         ),
         uploads=UploadService(ctx, files),
+        # No context key yet: the key provider integration is a later piece (issue 4).
+        audit=AuditService(db, clock),
     )
 
 

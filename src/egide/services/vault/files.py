@@ -25,6 +25,7 @@ from egide.core.db.base import new_id
 from egide.core.db.models import Content, Node, Space, Version
 from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal
+from egide.services.audit import recorder as audit
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.errors import (
     AlreadyExists,
@@ -231,7 +232,7 @@ class FileService(VaultServiceBase):
         for attempt in (1, 2):
             try:
                 with self.db.write() as session:
-                    return self._commit_in(
+                    info = self._commit_in(
                         session,
                         actor,
                         space_id,
@@ -240,6 +241,17 @@ class FileService(VaultServiceBase):
                         if_match=if_match,
                         if_none_match=if_none_match,
                     )
+                    # The event commits or rolls back with the version (issue 4).
+                    audit.record(
+                        session,
+                        actor=actor,
+                        action=Action.FILE_WRITE,
+                        target={"space": space_id, "node": info.node_id, "version": info.id},
+                        outcome=audit.ALLOWED,
+                        details={"number": info.number, "size": info.size},
+                        at=info.created_at,
+                    )
+                    return info
             except sa_exc.IntegrityError:
                 if attempt == 2:
                     raise

@@ -2,6 +2,7 @@
 
 from egide.core.db.base import Base
 from egide.core.db.models.accounts import ApiToken, Group, GroupMember, User, UserRole
+from egide.core.db.models.audit import AuditContext, AuditEvent, AuditLeaf, AuditNode
 from egide.core.db.models.sessions import WebSession
 from egide.core.db.models.uploads import Upload, UploadPart
 from egide.core.db.models.vault import (
@@ -16,6 +17,10 @@ from egide.core.db.models.vault import (
 
 __all__ = [
     "ApiToken",
+    "AuditContext",
+    "AuditEvent",
+    "AuditLeaf",
+    "AuditNode",
     "Base",
     "Content",
     "Grant",
