@@ -350,35 +350,13 @@ class UploadService(VaultServiceBase):
                 )
             )
 
-    @staticmethod
-    def _locked_space(session: Session, space_id: str) -> Space:
-        """The space row, locked: a key rotation switches keys on it, so it waits for us."""
-        space = session.scalars(
-            select(Space)
-            .where(Space.id == space_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if space is None:
-            raise not_found()
-        return space
-
     def _current_key(self, session: Session, space_id: str, part: _StoredPart) -> _StoredPart:
-        """The part with its data key wrapped under the space's current key.
-
-        A space key rotation may have switched keys while the body streamed; it
-        retires the old key once no row names it, so a part committed under it
-        afterwards could never be read again.
-        """
-        current = self._locked_space(session, space_id).current_key_id
-        if part.key_id == current:
+        """The part with its data key wrapped under the space's current key (locks the space)."""
+        space = self._locked_space(session, space_id)
+        rewrapped = self._rewrap_if_stale(session, space, part.key_id, part.blob_key, part.dek)
+        if rewrapped is None:
             return part
-        space_key = self.ctx.keyring.key(session, current)
-        return replace(
-            part,
-            key_id=current,
-            wrapped_dek=wrap_dek(space_key, current, part.blob_key, part.dek),
-        )
+        return replace(part, key_id=rewrapped[0], wrapped_dek=rewrapped[1])
 
     # Completion --------------------------------------------------------------
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from egide.core.blobstore import BlobStore
 from egide.core.clock import Clock
 from egide.core.config import Settings
+from egide.core.crypto.keys import wrap_dek
 from egide.core.db import Database
 from egide.core.db.models import Node, Space
 from egide.core.errors import NotFound
+from egide.core.types import Secret
 from egide.services.access.grants import effective_role
 from egide.services.access.policy import Action, Decision, Principal, SpaceRole, authorize, decide
 from egide.services.vault.errors import QuotaExceeded
@@ -56,6 +58,39 @@ class VaultServiceBase:
         if space is None:
             raise not_found()
         return space
+
+    @staticmethod
+    def _locked_space(session: Session, space_id: str) -> Space:
+        """The space row, locked until the commit.
+
+        A space key rotation switches the current key on this row, so it waits
+        for this commit, or this commit sees its switch (`_rewrap_if_stale`).
+        """
+        space = session.scalars(
+            select(Space)
+            .where(Space.id == space_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if space is None:
+            raise not_found()
+        return space
+
+    def _rewrap_if_stale(
+        self, session: Session, space: Space, key_id: str, blob_key: str, dek: Secret
+    ) -> tuple[str, bytes] | None:
+        """(current key id, `dek` wrapped under it) when `key_id` is no longer current.
+
+        A blob's data key is wrapped before its body streams; a rotation may
+        finish meanwhile and retire that key once no committed row names it,
+        so a row committed under it could never be read again. Call with the
+        space row locked (`_locked_space`). None when `key_id` is current.
+        """
+        current = space.current_key_id
+        if key_id == current:
+            return None
+        space_key = self.ctx.keyring.key(session, current)
+        return current, wrap_dek(space_key, current, blob_key, dek)
 
     @staticmethod
     def _role(session: Session, actor: Principal, node_id: str) -> SpaceRole | None:

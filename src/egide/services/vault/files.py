@@ -269,17 +269,12 @@ class FileService(VaultServiceBase):
         if_none_match: bool,
     ) -> VersionInfo:
         now = self.clock.now()
-        # Lock the space row: a space key rotation switches the current key on
-        # this row, so it waits for this commit, or this commit sees its switch.
-        space = session.scalars(
-            select(Space)
-            .where(Space.id == space_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if space is None:
-            raise not_found()
-        stored = self._current_key(session, space, stored)
+        space = self._locked_space(session, space_id)
+        rewrapped = self._rewrap_if_stale(
+            session, space, stored.key_id, stored.blob_key, stored.dek
+        )
+        if rewrapped is not None:
+            stored = replace(stored, key_id=rewrapped[0], wrapped_dek=rewrapped[1])
         # Re-check everything: the tree or the grants may have changed while the
         # body was streaming.
         parent, _ = self._target(session, actor, space, segments)
@@ -328,23 +323,6 @@ class FileService(VaultServiceBase):
         session.flush()
         self._charge(session, space.id, stored.size - old_size)
         return _version_info(version, content, is_current=True)
-
-    def _current_key(self, session: Session, space: Space, stored: StoredContent) -> StoredContent:
-        """The stored content with its data key wrapped under the space's current key.
-
-        A space key rotation may have switched keys while the body streamed; the
-        old key is destroyed once every row is re-wrapped, so a row committed
-        under it would become unreadable.
-        """
-        if stored.key_id == space.current_key_id:
-            return stored
-        current = space.current_key_id
-        space_key = self.ctx.keyring.key(session, current)
-        return replace(
-            stored,
-            key_id=current,
-            wrapped_dek=wrap_dek(space_key, current, stored.blob_key, stored.dek),
-        )
 
     # Read --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ work instead of starting another rotation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from egide.core.crypto.keys import unwrap_dek, wrap_dek
 from egide.core.db.models import Content, Node, Space, SpaceKey, Upload, UploadPart
+from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, authorize
 from egide.services.vault.base import VaultContext, VaultServiceBase
 
@@ -144,11 +145,7 @@ class KeyRotationService(VaultServiceBase):
                 .where(Content.space_id == space_id, Content.dek_key_id != current)
                 .limit(BATCH)
             ).all()
-            for content in contents:
-                old_key = keyring.key(session, content.dek_key_id)
-                dek = unwrap_dek(old_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
-                content.wrapped_dek = wrap_dek(new_key, current, content.blob_key, dek)
-                content.dek_key_id = current
+            self._rewrap_deks(session, contents, current, new_key)
             nodes = session.scalars(
                 select(Node)
                 .where(Node.space_id == space_id, Node.name_key_id != current)
@@ -168,6 +165,20 @@ class KeyRotationService(VaultServiceBase):
                 space.title_key_id = current
             return len(contents) + len(nodes) + self._rotate_uploads(session, space_id, current)
 
+    def _rewrap_deks(
+        self,
+        session: Session,
+        rows: Sequence[Content | UploadPart],
+        current: str,
+        new_key: Secret,
+    ) -> None:
+        """Re-wrap the data key of each row under the space's current key."""
+        for row in rows:
+            old_key = self.ctx.keyring.key(session, row.dek_key_id)
+            dek = unwrap_dek(old_key, row.dek_key_id, row.blob_key, row.wrapped_dek)
+            row.wrapped_dek = wrap_dek(new_key, current, row.blob_key, dek)
+            row.dek_key_id = current
+
     def _rotate_uploads(self, session: Session, space_id: str, current: str) -> int:
         """Re-wrap the parts and re-seal the targets of resumable uploads in progress."""
         keyring = self.ctx.keyring
@@ -178,11 +189,7 @@ class KeyRotationService(VaultServiceBase):
             .where(UploadPart.upload_id.in_(in_space), UploadPart.dek_key_id != current)
             .limit(BATCH)
         ).all()
-        for part in parts:
-            old_key = keyring.key(session, part.dek_key_id)
-            dek = unwrap_dek(old_key, part.dek_key_id, part.blob_key, part.wrapped_dek)
-            part.wrapped_dek = wrap_dek(new_key, current, part.blob_key, dek)
-            part.dek_key_id = current
+        self._rewrap_deks(session, parts, current, new_key)
         uploads = session.scalars(
             select(Upload)
             .where(Upload.space_id == space_id, Upload.target_key_id != current)
