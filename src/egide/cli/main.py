@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from egide.cli import accounts, files, maintenance, serve, spaces
+from egide.cli import accounts, audit, files, maintenance, serve, spaces
 from egide.cli.common import CliState, console, fail, handled_errors, print_json, read_secret_line
 from egide.cli.remote import commands as remote_commands
 from egide.core.config import Settings
@@ -29,6 +29,7 @@ app.add_typer(accounts.groups, name="group")
 app.add_typer(spaces.app, name="space")
 app.add_typer(files.trash, name="trash")
 app.add_typer(maintenance.keys, name="keys")
+app.add_typer(audit.app, name="audit")
 files.register(app)
 maintenance.register(app)
 app.command()(serve.serve)

@@ -8,6 +8,7 @@ documented in docs/configuration.md; a test fails when one is not.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,8 +103,38 @@ class Settings(BaseSettings):
         "`fr` or `en`. A web client's Accept-Language wins; the CLI follows the "
         "environment's locale.",
     )
+    audit_origin: str | None = Field(
+        default=None,
+        pattern=r"^[^\s+]+$",
+        max_length=200,
+        description="Name of the audit log in its signed checkpoints, also the name of its "
+        "signing key (no spaces, no `+`), e.g. `audit.chu-exemple.fr/egide`. Default: "
+        "`egide/<host name>`. Set it once, before the first checkpoint: checkpoints "
+        "signed under another name no longer verify.",
+    )
+    audit_checkpoint_entries: int = Field(
+        default=1000,
+        ge=1,
+        description="A new audit checkpoint is signed once the log has grown by this many "
+        "entries since the last one.",
+    )
+    audit_checkpoint_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="... or once this many seconds have passed since the last checkpoint, "
+        "if the log has grown at all.",
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Directory where each signed checkpoint is also written as "
+        "`<size>.txt`, created once and never overwritten: put it on an append-only "
+        "(WORM) share outside this server. Default: none (checkpoints are kept in the "
+        "database only).",
+    )
 
-    @field_validator("data_dir", "blob_dir", "key_file", "escrow_file", mode="after")
+    @field_validator(
+        "data_dir", "blob_dir", "key_file", "escrow_file", "audit_checkpoint_dir", mode="after"
+    )
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
@@ -146,6 +177,13 @@ class Settings(BaseSettings):
     @property
     def resolved_escrow_file(self) -> Path:
         return self.escrow_file or self.data_dir / "recovery-escrow.json"
+
+    @property
+    def resolved_audit_origin(self) -> str:
+        if self.audit_origin:
+            return self.audit_origin
+        host = "".join(c for c in socket.gethostname() if not c.isspace() and c != "+")
+        return f"egide/{host or 'localhost'}"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (validated again)."""

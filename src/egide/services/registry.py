@@ -21,6 +21,7 @@ from egide.core.db import Database
 from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
 from egide.services.accounts.service import AccountService
+from egide.services.audit.checkpoints import CheckpointPolicy
 from egide.services.audit.service import AuditService
 from egide.services.sessions.service import SessionService
 from egide.services.uploads.service import UploadService
@@ -132,7 +133,17 @@ def _wire(
         ),
         uploads=UploadService(ctx, files),
         # No context key yet: the key provider integration is a later piece (issue 4).
-        audit=AuditService(db, clock),
+        audit=AuditService(
+            db,
+            clock,
+            signer=keys,
+            policy=CheckpointPolicy(
+                origin=settings.resolved_audit_origin,
+                entries=settings.audit_checkpoint_entries,
+                seconds=settings.audit_checkpoint_seconds,
+                directory=settings.audit_checkpoint_dir,
+            ),
+        ),
     )
 
 
@@ -161,7 +172,8 @@ def initialise(settings: Settings) -> InitResult:
             reason=exc.strerror or "error",
         ) from exc
     check_data_dir(settings)
-    _, code = FileKeyProvider.create(settings.resolved_key_file, settings.resolved_escrow_file)
+    keys, code = FileKeyProvider.create(settings.resolved_key_file, settings.resolved_escrow_file)
+    keys.ensure_audit_key()
     LocalBlobStore(settings.resolved_blob_dir).initialise()
     db = Database(settings.resolved_database_url)
     try:

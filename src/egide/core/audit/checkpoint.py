@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -120,6 +121,16 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
 
 def sign(checkpoint: Checkpoint, key_name: str, private_key: Ed25519PrivateKey) -> str:
     """The signed note. Ed25519 is deterministic: the same inputs give the same note."""
+    return sign_with(checkpoint, key_name, private_key.public_key(), private_key.sign)
+
+
+def sign_with(
+    checkpoint: Checkpoint,
+    key_name: str,
+    public_key: Ed25519PublicKey,
+    signer: Callable[[bytes], bytes],
+) -> str:
+    """The signed note, the signature made by `signer` (a key provider keeps the private key)."""
     if not _valid_key_name(key_name):
         raise errors.InvalidVerifierKey(_BAD_KEY_NAME, name=key_name)
     body = checkpoint.body()
@@ -130,8 +141,7 @@ def sign(checkpoint: Checkpoint, key_name: str, private_key: Ed25519PrivateKey) 
             "This checkpoint cannot be signed: its origin must be one non-empty line without "
             "surrounding spaces, its size 0 or more, and its root a 32-byte hash."
         ) from exc
-    public_key = private_key.public_key()
-    signature = key_hash(key_name, public_key) + private_key.sign(body.encode())
+    signature = key_hash(key_name, public_key) + signer(body.encode())
     return f"{body}\n{_DASH}{key_name} {base64.b64encode(signature).decode()}\n"
 
 

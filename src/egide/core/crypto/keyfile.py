@@ -6,7 +6,13 @@ JSON, mode 0600, outside the data directory in production:
      "current": "m2",
      "recovery_public_key": b64,
      "master_keys": [{"id": "m1", "key": b64, "created": RFC 3339 UTC, "state": "retired"},
-                     {"id": "m2", "key": b64, "created": ..., "state": "current"}]}
+                     {"id": "m2", "key": b64, "created": ..., "state": "current"}],
+     "audit_signing_key": {"seed": b64, "created": RFC 3339 UTC}}
+
+`audit_signing_key` (optional: key files made before it have none, and
+`FileKeyProvider.ensure_audit_key` adds it) is the Ed25519 seed that signs
+audit checkpoints. It sits beside the master keys, never among them: it
+wraps nothing, is not rotated with them, and is not in the recovery escrow.
 
 Retired master keys stay: rows and database backups wrapped under them must
 remain readable until they are re-wrapped and the backups expire.
@@ -59,12 +65,21 @@ class MasterKey:
 
 
 @dataclass(frozen=True)
+class AuditSigningKey:
+    """The 32-byte Ed25519 seed that signs audit checkpoints."""
+
+    seed: Secret
+    created: str
+
+
+@dataclass(frozen=True)
 class KeyRing:
     """The content of a key file: master keys in creation order, and which is current."""
 
     current: str
     recovery_public_key: bytes
     keys: tuple[MasterKey, ...]
+    audit_key: AuditSigningKey | None = None
 
     def __post_init__(self) -> None:
         ids = [key.id for key in self.keys]
@@ -78,6 +93,8 @@ class KeyRing:
             raise ValueError(f"a master key is not {_KEY_SIZE} bytes")
         if len(self.recovery_public_key) != _KEY_SIZE:
             raise ValueError("the recovery public key is not 32 bytes")
+        if self.audit_key is not None and len(self.audit_key.seed) != _KEY_SIZE:
+            raise ValueError(f"the audit signing key is not {_KEY_SIZE} bytes")
 
     def ids(self) -> list[str]:
         return [key.id for key in self.keys]
@@ -90,11 +107,15 @@ class KeyRing:
 
     def with_key(self, key: MasterKey) -> KeyRing:
         """A new key ring where `key` is added and becomes current."""
-        return KeyRing(key.id, self.recovery_public_key, (*self.keys, key))
+        return KeyRing(key.id, self.recovery_public_key, (*self.keys, key), self.audit_key)
+
+    def with_audit_key(self, audit_key: AuditSigningKey) -> KeyRing:
+        """A new key ring holding `audit_key` as its audit signing key."""
+        return KeyRing(self.current, self.recovery_public_key, self.keys, audit_key)
 
 
 def dump_key_file(ring: KeyRing) -> bytes:
-    document = {
+    document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "current": ring.current,
@@ -109,6 +130,11 @@ def dump_key_file(ring: KeyRing) -> bytes:
             for key in ring.keys
         ],
     }
+    if ring.audit_key is not None:
+        document["audit_signing_key"] = {
+            "seed": base64.b64encode(ring.audit_key.seed.reveal()).decode("ascii"),
+            "created": ring.audit_key.created,
+        }
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
@@ -147,7 +173,12 @@ def _parse(document: Any) -> KeyRing:
             raise _KeyFileProblem(f"state of master key {item['id']!r}")
         raw = base64.b64decode(item["key"], validate=True)
         keys.append(MasterKey(id=str(item["id"]), key=Secret(raw), created=str(item["created"])))
+    audit_key = None
+    if "audit_signing_key" in document:
+        item = document["audit_signing_key"]
+        seed = base64.b64decode(item["seed"], validate=True)
+        audit_key = AuditSigningKey(Secret(seed), str(item["created"]))
     try:
-        return KeyRing(str(current), public, tuple(keys))
+        return KeyRing(str(current), public, tuple(keys), audit_key)
     except ValueError as exc:
         raise _KeyFileProblem(str(exc)) from None

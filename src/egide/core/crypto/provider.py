@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Final, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from egide.core.crypto import _files, escrow, keyfile, keys, recovery
@@ -39,6 +40,10 @@ _ESCROW_EXISTS: Final = (
 _FOREIGN_ESCROW: Final = (
     "The escrow file {path} belongs to another vault: its recovery key is not the one of "
     "the key file {key_file}. Point Égide at this vault's escrow file."
+)
+_NO_AUDIT_KEY: Final = (
+    "The key file {path} holds no audit signing key. Check that the file is writable by "
+    "this user, then run `egide audit checkpoint` to create one."
 )
 _FOREIGN_CODE: Final = (
     "This recovery code does not open the escrow file {path}: they belong to different "
@@ -219,6 +224,48 @@ class FileKeyProvider:
 
     def check(self) -> None:
         _load(self._key_file)
+
+    # -- audit signing key ------------------------------------------------
+
+    def ensure_audit_key(self) -> bool:
+        """Add an Ed25519 audit signing key to the key file if it has none; True if added.
+
+        Key files made before checkpoints existed have none: `egide init` calls
+        this, and so does the first signature. The file is read again under the
+        directory lock, so two processes never make two keys.
+        """
+        if self._ring.audit_key is not None:
+            return False
+        try:
+            with self._lock, _files.directory_lock(self._key_file.parent):
+                ring = _load(self._key_file)
+                added = ring.audit_key is None
+                if added:
+                    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+                    audit_key = keyfile.AuditSigningKey(Secret(seed), keyfile.utc_now())
+                    ring = ring.with_audit_key(audit_key)
+                    data = keyfile.dump_key_file(ring)
+                    _files.write_atomic(self._key_file, data, overwrite=True)
+                self._ring = ring
+                return added
+        except OSError as exc:
+            # A read-only key file or directory: say what to fix, not a traceback.
+            raise KeyUnavailable(_NO_AUDIT_KEY, path=str(self._key_file)) from exc
+
+    def audit_public_key(self) -> bytes:
+        """The 32-byte Ed25519 public key that verifies audit checkpoints."""
+        return self._audit_private_key().public_key().public_bytes_raw()
+
+    def sign_audit(self, message: bytes) -> bytes:
+        """An Ed25519 signature of `message` by the audit key (which never leaves here)."""
+        return self._audit_private_key().sign(message)
+
+    def _audit_private_key(self) -> Ed25519PrivateKey:
+        self.ensure_audit_key()
+        audit_key = self._ring.audit_key
+        if audit_key is None:  # ensure_audit_key guarantees it; kept for the type checker
+            raise KeyUnavailable(_NO_AUDIT_KEY, path=str(self._key_file))
+        return Ed25519PrivateKey.from_private_bytes(audit_key.seed.reveal())
 
     def _master(self, master_id: str) -> Secret:
         master = self._ring.get(master_id)

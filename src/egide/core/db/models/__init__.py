@@ -2,7 +2,13 @@
 
 from egide.core.db.base import Base
 from egide.core.db.models.accounts import ApiToken, Group, GroupMember, User, UserRole
-from egide.core.db.models.audit import AuditContext, AuditEvent, AuditLeaf, AuditNode
+from egide.core.db.models.audit import (
+    AuditCheckpoint,
+    AuditContext,
+    AuditEvent,
+    AuditLeaf,
+    AuditNode,
+)
 from egide.core.db.models.sessions import WebSession
 from egide.core.db.models.uploads import Upload, UploadPart
 from egide.core.db.models.vault import (
@@ -17,6 +23,7 @@ from egide.core.db.models.vault import (
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditContext",
     "AuditEvent",
     "AuditLeaf",

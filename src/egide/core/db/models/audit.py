@@ -10,6 +10,8 @@
   re-serialised (an auditor hashes these bytes).
 - `audit_nodes`: the complete-subtree hashes of the Merkle tree (level 0 =
   leaf hashes), written once when their last leaf arrives.
+- `audit_checkpoints`: the signed checkpoints (FORMATS.md section 4), one per
+  tree size, each checked consistent with the previous one before it was signed.
 
 This module holds columns only: the leaf format and the tree live in
 `egide.core.audit`, the sealing in `egide.services.audit`.
@@ -95,3 +97,16 @@ class AuditNode(Base):
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of the log at one tree size (a C2SP signed note)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: The tree head at `size`, as signed.
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The whole signed note, exactly as signed and as written to the checkpoint directory.
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
