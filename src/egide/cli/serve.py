@@ -69,7 +69,7 @@ def serve(
     configure_logging()
     try:
         uvicorn.run(
-            create_app(services),
+            create_app(services, background=True),
             host=listen_host,
             port=listen_port,
             log_level="warning",

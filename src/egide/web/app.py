@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -11,14 +15,31 @@ from starlette.routing import Match
 
 from egide import __version__
 from egide.core.errors import EgideError
+from egide.services.audit.worker import AuditWorker
 from egide.services.registry import Services
 from egide.web import openapi, problems
 from egide.web.api import content, session, spaces, tokens, tree, uploads
 from egide.web.observability import Metrics, ObservabilityMiddleware
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, *, background: bool = False) -> FastAPI:
+    """The application on `services`; `background` also runs the audit worker
+    while it serves (egide serve does; in-process tests drive the log
+    themselves)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = AuditWorker(services.audit) if background else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await anyio.to_thread.run_sync(worker.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Égide",
         version=__version__,
         description="Encrypted vault for health documents. Contract: API.md (REST API v1).",
