@@ -143,6 +143,8 @@ def test_disabled_user_and_password_change_end_sessions(
     svc.accounts.enable_user(SYSTEM, "alice")
     with pytest.raises(NoSession):
         sessions.authenticate(alice_session.cookie)  # ended for good, not suspended
+    _, fresh_alice = sessions.login("alice", PASSWORD)
+    sessions.authenticate(fresh_alice.cookie)  # a session begun after enabling works
     clock.advance(seconds=1)
     svc.accounts.change_password(SYSTEM, "bob", "a brand new passphrase 2026")
     with pytest.raises(NoSession):
@@ -201,3 +203,20 @@ def test_csrf_token(sessions: SessionService, make_user: MakeUser) -> None:
     for bad in (None, "", other.csrf_token, new.csrf_token[:-1]):
         with pytest.raises(CsrfRejected):
             sessions.check_csrf(new.cookie, bad)
+
+
+def test_a_session_unused_while_its_user_was_disabled_stays_ended(
+    sessions: SessionService, make_user: MakeUser, clock: ManualClock, svc: Services
+) -> None:
+    make_user("alice")
+    _, idle = sessions.login("alice", PASSWORD)
+    clock.advance(seconds=1)
+    svc.accounts.disable_user(SYSTEM, "alice")
+    clock.advance(seconds=1)
+    svc.accounts.enable_user(SYSTEM, "alice")  # the session was never used meanwhile
+    with pytest.raises(NoSession):
+        sessions.authenticate(idle.cookie)
+    with svc.db.read() as session:
+        row = session.get(WebSession, idle.info.id)
+        assert row is not None
+        assert row.end_reason == "disabled"

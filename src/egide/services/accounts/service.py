@@ -161,12 +161,18 @@ class AccountService(GroupAdmin, TokenAdmin):
             return user_info(session, user)
 
     def disable_user(self, actor: Principal, username: str) -> UserInfo:
-        """Disable the account and revoke all its API tokens, in one transaction."""
+        """Disable the account, revoke all its API tokens and end all its sessions, at once.
+
+        Sessions end by `sessions_valid_from` (the session service refuses any
+        begun before it), so one not used while the account was disabled does
+        not come back when it is enabled again.
+        """
         authorize(actor, Action.USER_MANAGE)
         now = self._now()
         with self._db.write() as session:
             user = get_user_row(session, username)
             user.is_disabled = True
+            user.sessions_valid_from = now
             session.execute(
                 update(ApiToken)
                 .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))

@@ -6,9 +6,10 @@ stored, as is SHA-256 of the CSRF token. A session is checked on every use:
 - ended (log-out, revocation) or past its absolute lifetime → refused;
 - idle longer than the idle timeout → locked (kept, not ended): every request
   answers `session-locked` until the password is given again;
-- its user disabled since, or its password changed after the session began →
-  refused, so a disabled user or a changed password ends every session at
-  once without any other service writing this table;
+- its user disabled since (even if enabled again: `sessions_valid_from`), or
+  its password changed after the session began → refused, so a disabled user
+  or a changed password ends every session at once without any other
+  service writing this table;
 - its user's password chosen by someone else (a one-time password, a reset)
   → `password-change-required` for everything but changing it, which ends
   this session and opens a fresh one.
@@ -224,7 +225,11 @@ class SessionService:
         if now >= row.expires_at:
             self._end(row.id, "expired", now)
             raise SessionExpired()
-        if user is None or user.is_disabled:
+        if (
+            user is None
+            or user.is_disabled
+            or (user.sessions_valid_from is not None and row.created_at < user.sessions_valid_from)
+        ):
             self._end(row.id, "disabled", now)
             raise NoSession()
         if user.password_changed_at is not None and user.password_changed_at > row.created_at:

@@ -23,6 +23,9 @@ class User(Base):
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Sessions begun before this instant are over (set when the account is
+    #: disabled): re-enabling it does not bring them back.
+    sessions_valid_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Set when someone else chose the password (a one-time password, a reset):
     #: its sessions can do nothing but change it.
     must_change_password: Mapped[bool] = mapped_column(
