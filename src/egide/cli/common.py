@@ -16,6 +16,14 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from egide.core.config import Settings
 from egide.core.errors import EgideError, ErrorKind
@@ -25,6 +33,21 @@ from egide.services.registry import Services, build_services
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
+
+
+def transfer_progress() -> Progress:
+    """A byte progress bar (size, rate, time left) on standard error, only on a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
 
 #: Exit status per error kind (documented in docs/cli.md).
 EXIT_CODES: dict[ErrorKind, int] = {

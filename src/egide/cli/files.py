@@ -10,12 +10,7 @@ from typing import BinaryIO
 
 import typer
 from rich.progress import (
-    BarColumn,
-    DownloadColumn,
     Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -31,25 +26,13 @@ from egide.cli.common import (
     print_json,
     services,
     split_target,
+    transfer_progress,
 )
 from egide.cli.remote import transfers as remote_mode
 from egide.cli.remote.transfers import RemoteOption
 
 CHUNK = 1 << 20
 trash = typer.Typer(help="List and restore deleted files and folders.", no_args_is_help=True)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
 
 
 def _chunks(stream: BinaryIO, progress: Progress, task: object) -> Iterator[bytes]:
@@ -90,7 +73,7 @@ def put(
         size = None if local == "-" else Path(local).stat().st_size
         with (
             sys.stdin.buffer if local == "-" else Path(local).open("rb") as stream,
-            _progress() as progress,
+            transfer_progress() as progress,
         ):
             task = progress.add_task("upload", total=size)
             version = services(ctx).files.write(
@@ -137,7 +120,7 @@ def get(
             return
         partial = destination.with_name(f".{destination.name}.egide-part")
         try:
-            with partial.open("wb") as handle, _progress() as progress:
+            with partial.open("wb") as handle, transfer_progress() as progress:
                 task = progress.add_task("download", total=download.size)
                 for chunk in download.iter_bytes():
                     handle.write(chunk)

@@ -21,17 +21,12 @@ from typing import Any, BinaryIO
 
 import typer
 from rich.progress import (
-    BarColumn,
-    DownloadColumn,
     Progress,
     TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 
-from egide.cli.common import console, human_size, out, print_json
+from egide.cli.common import console, human_size, out, print_json, transfer_progress
 from egide.cli.remote import config, tus
 from egide.cli.remote.client import RemoteClient, space_path, space_root
 from egide.cli.remote.errors import RemoteError, remote_errors
@@ -49,19 +44,6 @@ RemoteOption = typer.Option(
     help="Run against this remote (see `egide login`) over HTTP instead of the local data "
     "directory; `default` names the default remote (env EGIDE_REMOTE).",
 )
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
 
 
 @contextmanager
@@ -111,7 +93,7 @@ def _put_stream(
         headers["If-Match"] = f'"{if_match}"'
     if no_overwrite:
         headers["If-None-Match"] = "*"
-    with _progress() as progress:
+    with transfer_progress() as progress:
         task = progress.add_task("upload", total=size)
         version: dict[str, Any] = client.json(
             "PUT",
@@ -129,7 +111,7 @@ def _put_tus(client: RemoteClient, source: Path, space: str, path: str) -> int |
         raise TypeError("a tus upload needs a remote with its token")
     key = tus.state_key(remote.name, remote.url, remote.username, space, path)
     uploader = tus.TusUploader(client, tus.UploadState(), key, source, space, path)
-    with _progress() as progress:
+    with transfer_progress() as progress:
         task = progress.add_task("upload", total=None)
 
         def start(offset: int, size: int) -> None:
@@ -227,7 +209,7 @@ def _download(
     received = 0
     with (
         client.stream("GET", space_path(space, "content", path), params=params) as response,
-        _progress() as progress,
+        transfer_progress() as progress,
     ):
         length = response.headers.get("content-length")
         task = progress.add_task("download", total=int(length) if length else None)
