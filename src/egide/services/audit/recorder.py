@@ -124,6 +124,9 @@ def record(
         outcome=outcome,
         details=details_json,
         context_hash=digest,
+        space_id=target.get("space"),
+        node_id=target.get("node"),
+        user_id=actor.user_id,
     )
     session.add(row)
     if context is not None and sealer is not None:

@@ -3,8 +3,10 @@
 from egide.core.db.base import Base
 from egide.core.db.models.accounts import ApiToken, Group, GroupMember, User, UserRole
 from egide.core.db.models.audit import (
+    AuditArchive,
     AuditCheckpoint,
     AuditContext,
+    AuditCursor,
     AuditEvent,
     AuditLeaf,
     AuditNode,
@@ -23,8 +25,10 @@ from egide.core.db.models.vault import (
 
 __all__ = [
     "ApiToken",
+    "AuditArchive",
     "AuditCheckpoint",
     "AuditContext",
+    "AuditCursor",
     "AuditEvent",
     "AuditLeaf",
     "AuditNode",

@@ -12,6 +12,10 @@
   leaf hashes), written once when their last leaf arrives.
 - `audit_checkpoints`: the signed checkpoints (FORMATS.md section 4), one per
   tree size, each checked consistent with the previous one before it was signed.
+- `audit_cursors`: how far each exporter (syslog forwarding) has sent the log,
+  so no entry is skipped or sent twice across restarts.
+- `audit_archives`: the ranges of old leaves moved into signed archive bundles
+  by the retention step; their leaf hashes stay in `audit_nodes`.
 
 This module holds columns only: the leaf format and the tree live in
 `egide.core.audit`, the sealing in `egide.services.audit`.
@@ -41,6 +45,11 @@ class AuditEvent(Base):
             sqlite_where=text("seq IS NULL"),
             postgresql_where=text("seq IS NULL"),
         ),
+        # Access reports: by time, by the file or folder, by the person.
+        Index("ix_audit_events_created_at", "created_at"),
+        Index("ix_audit_events_node_created", "node_id", "created_at"),
+        Index("ix_audit_events_space_created", "space_id", "created_at"),
+        Index("ix_audit_events_user_created", "user_id", "created_at"),
     )
 
     #: The event id (UUID4), also in the leaf as `event_id`.
@@ -62,6 +71,11 @@ class AuditEvent(Base):
     context_hash: Mapped[str] = mapped_column(String(64))
     #: The place in the log, set by the sequencer; unique, gap-free from 0.
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Copies of ids for the access reports' indexes, outside the leaf: the
+    # target's space and node, and the person behind the actor (a token's owner).
+    space_id: Mapped[str | None] = mapped_column(String(36))
+    node_id: Mapped[str | None] = mapped_column(String(36))
+    user_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class AuditContext(Base):
@@ -76,6 +90,8 @@ class AuditContext(Base):
     salt: Mapped[bytes] = mapped_column(LargeBinary)
     #: The context's canonical JSON, sealed (nonce | AES-256-GCM, bound to the event id).
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The master key whose derived audit-context key sealed `sealed`.
+    key_id: Mapped[str] = mapped_column(String(16), server_default="")
     #: Lets one flush insert the event before its context (foreign-key order).
     event: Mapped[AuditEvent] = relationship()
 
@@ -109,4 +125,31 @@ class AuditCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     #: The whole signed note, exactly as signed and as written to the checkpoint directory.
     note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditCursor(Base):
+    """How far one exporter has sent the log: the next `seq` it will send."""
+
+    __tablename__ = "audit_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditArchive(Base):
+    """Leaves [first_seq, end_seq) moved into a signed archive bundle by retention."""
+
+    __tablename__ = "audit_archives"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    first_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    end_seq: Mapped[int] = mapped_column(BigInteger)
+    #: The size of the signed checkpoint the bundle carries.
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger)
+    #: Where the bundle was written (a directory), as given to the archive step.
+    location: Mapped[str] = mapped_column(Text)
+    #: SHA-256 hex of the bundle's leaves file, to check a copy against.
+    leaves_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
