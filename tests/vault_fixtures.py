@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import argon2
 import pytest
 
 from egide.core.clock import ManualClock
 from egide.core.config import Settings
+from egide.core.crypto.provider import FileKeyProvider
 from egide.services.access.policy import GlobalRole, Principal
+from egide.services.audit.context import ContextSealer
+from egide.services.audit.recorder import AuditRecorder
 from egide.services.registry import Services, build_services, initialise
 
 SYSTEM = Principal.system()
@@ -22,6 +26,13 @@ MakeUser = Callable[..., Principal]
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def audit_recorder(tmp_path: Path, clock: ManualClock) -> AuditRecorder:
+    """An audit recorder with a real context key, for services built outside the registry."""
+    keys, _ = FileKeyProvider.create(tmp_path / "audit-keys" / "egide.keys", tmp_path / "escrow")
+    return AuditRecorder(clock, ContextSealer(keys))
 
 
 @pytest.fixture

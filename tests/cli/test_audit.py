@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from egide.core.audit.checkpoint import verify_note
 from egide.core.db import Database
-from egide.core.db.models import AuditLeaf
+from egide.core.config import Settings
+from egide.core.db.models import AuditEvent, AuditLeaf
+from egide.services.registry import build_services
 from tests.cli.conftest import Cli, said
 
 
@@ -103,3 +105,24 @@ def test_if_due_signs_only_when_a_checkpoint_is_due(
     monkeypatch.setenv("EGIDE_AUDIT_CHECKPOINT_ENTRIES", "1")
     cli.ok("put", "note.txt", "cardio/d.txt", "-u", "alice")
     assert cli.json("audit", "checkpoint", "--if-due")["size"] > first["size"]
+
+
+def test_a_command_line_action_is_sealed_with_its_console_context(
+    cli: Cli, alice: str, tmp_path: Path, database_url: str
+) -> None:
+    (tmp_path / "note.txt").write_text("compte rendu")
+    cli.ok("put", "note.txt", "cardio/Dupont.txt", "-u", alice)
+    settings = Settings(data_dir=cli.data_dir, database_url=database_url)
+    services = build_services(settings)
+    try:
+        with services.db.read() as session:
+            event = session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "file.write")
+            ).one()
+        context = services.audit.open_context(event.id)
+    finally:
+        services.close()
+    assert context is not None
+    assert context["channel"] == "cli"
+    assert context["client"]["user_agent"].startswith("egide-cli; os-user=")
+    assert context["path"] == "/Dupont.txt"

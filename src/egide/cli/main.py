@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from egide.cli.remote import commands as remote_commands
 from egide.core.config import Settings
 from egide.services.access.policy import GlobalRole, Principal
 from egide.services.accounts.passwords import check_password_policy
+from egide.services.audit.context import RequestContext, request_context
 from egide.services.registry import build_services, initialise
 
 app = typer.Typer(
@@ -65,6 +67,19 @@ def root(
     state = CliState(settings)
     ctx.obj = state
     ctx.call_on_close(state.close)
+    # Sealed beside this command's audit events: it ran at the console, as this system user.
+    ctx.with_resource(
+        request_context(
+            RequestContext(user_agent=f"egide-cli; os-user={_os_user()}", channel="cli")
+        )
+    )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return str(os.getuid())
 
 
 @app.command()

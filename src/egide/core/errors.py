@@ -24,7 +24,8 @@ Exception tree (services add their own leaves next to the code that raises):
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 
 class ErrorKind(enum.StrEnum):
@@ -48,11 +49,22 @@ class EgideError(Exception):
     kind: ClassVar[ErrorKind] = ErrorKind.INVALID
     #: A stable identifier for the problem type (used in problem+json `type`).
     code: ClassVar[str] = "error"
+    #: Set when the access policy refused an action: what was attempted and on
+    #: which ids, so the audit log records the denied attempt (issue 4).
+    denied_action: str | None = None
+    denied_target: Mapping[str, str | None] | None = None
 
     def __init__(self, message: str, **params: Any) -> None:
         self.message = message
         self.params = params
         super().__init__(self.render())
+
+    def denied(self, action: str, target: Mapping[str, str | None] | None = None) -> Self:
+        """Mark this error as the refusal of `action` (on `target`'s ids); returns it."""
+        self.denied_action = action
+        if target is not None:
+            self.denied_target = target
+        return self
 
     def render(self, translate: Any = None) -> str:
         template = translate(self.message) if translate else self.message

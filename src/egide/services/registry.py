@@ -22,6 +22,7 @@ from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
 from egide.services.accounts.service import AccountService
 from egide.services.audit.checkpoints import CheckpointPolicy
+from egide.services.audit.context import ContextSealer
 from egide.services.audit.service import AuditService
 from egide.services.sessions.service import SessionService
 from egide.services.uploads.service import UploadService
@@ -107,12 +108,30 @@ def _wire(
     clock: Clock,
     hasher: argon2.PasswordHasher | None,
 ) -> Services:
+    # One audit service, whose recorder every other service writes through.
+    audit = AuditService(
+        db,
+        clock,
+        sealer=ContextSealer(keys),
+        signer=keys,
+        policy=CheckpointPolicy(
+            origin=settings.resolved_audit_origin,
+            entries=settings.audit_checkpoint_entries,
+            seconds=settings.audit_checkpoint_seconds,
+            directory=settings.audit_checkpoint_dir,
+        ),
+    )
     ctx = VaultContext(
-        db=db, blobs=blobs, keyring=SpaceKeyRing(keys), settings=settings, clock=clock
+        db=db,
+        blobs=blobs,
+        keyring=SpaceKeyRing(keys),
+        settings=settings,
+        clock=clock,
+        audit=audit.recorder,
     )
     files = FileService(ctx)
     escrow: Path = settings.resolved_escrow_file
-    accounts = AccountService(db, hasher=hasher, clock=clock)
+    accounts = AccountService(db, hasher=hasher, clock=clock, audit=audit.recorder)
     return Services(
         settings=settings,
         db=db,
@@ -130,20 +149,10 @@ def _wire(
             idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
             lifetime=dt.timedelta(hours=settings.session_lifetime_hours),
             clock=clock,
+            audit=audit.recorder,
         ),
         uploads=UploadService(ctx, files),
-        # No context key yet: the key provider integration is a later piece (issue 4).
-        audit=AuditService(
-            db,
-            clock,
-            signer=keys,
-            policy=CheckpointPolicy(
-                origin=settings.resolved_audit_origin,
-                entries=settings.audit_checkpoint_entries,
-                seconds=settings.audit_checkpoint_seconds,
-                directory=settings.audit_checkpoint_dir,
-            ),
-        ),
+        audit=audit,
     )
 
 

@@ -12,7 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from egide.core.errors import InvalidInput
 from egide.services.access.policy import Principal
+from egide.services.audit.context import Purpose
 from egide.services.registry import Services
 from egide.services.sessions.errors import NoSession
 from egide.services.sessions.service import SessionService
@@ -20,6 +22,23 @@ from egide.services.sessions.service import SessionService
 SESSION_COOKIE = "egide_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Why the caller accesses the data (care, administration, emergency): sealed
+#: into the audit context of every action of the request, for access reports.
+PURPOSE_HEADER = "Egide-Purpose"
+
+
+class InvalidPurpose(InvalidInput):
+    code = "invalid-purpose"
+
+
+def check_purpose(request: Request) -> None:
+    value = request.headers.get(PURPOSE_HEADER)
+    if value is not None and value.strip() not in set(Purpose):
+        raise InvalidPurpose(
+            "The Egide-Purpose header says why you access these data; it must be one of "
+            "{choices}. Send one of them, or leave the header out.",
+            choices=", ".join(Purpose),
+        )
 
 
 def services(request: Request) -> Services:
@@ -41,6 +60,7 @@ def bearer_token(request: Request) -> str | None:
 def _principal(
     request: Request, svc: Services, web_sessions: SessionService, *, password_change: bool
 ) -> Principal:
+    check_purpose(request)
     token = bearer_token(request)
     if token is not None:
         return svc.accounts.authenticate_token(token)

@@ -19,6 +19,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from egide.services.audit.context import Purpose, RequestContext, request_context
+from egide.web.deps import PURPOSE_HEADER
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("egide.access")
 
@@ -57,6 +60,25 @@ class Metrics:
         self.uploads = Gauge(
             "egide_uploads_in_progress", "File uploads being received now", registry=self.registry
         )
+
+
+#: Longest user agent kept in an audit context; real ones are far shorter.
+_USER_AGENT_MAX = 300
+
+
+def _request_context(scope: Scope, request_id: str) -> RequestContext:
+    headers = {bytes(name).lower(): bytes(value) for name, value in scope.get("headers", [])}
+    client = scope.get("client")
+    purpose = headers.get(PURPOSE_HEADER.lower().encode(), b"").decode("latin-1").strip()
+    bearer = headers.get(b"authorization", b"").lower().startswith(b"bearer ")
+    return RequestContext(
+        client_address=client[0] if client else None,
+        user_agent=headers.get(b"user-agent", b"").decode("latin-1")[:_USER_AGENT_MAX] or None,
+        # Checked by the door's dependencies (a clear 400); an invalid one is not kept.
+        purpose=Purpose(purpose) if purpose in set(Purpose) else None,
+        request_id=request_id,
+        channel="token" if bearer else "session",
+    )
 
 
 def _route_of(scope: Scope) -> str:
@@ -108,7 +130,9 @@ class ObservabilityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, decorated_send)
+            # What the audit log seals beside the events of this request.
+            with request_context(_request_context(scope, request_id)):
+                await self.app(scope, counting_receive, decorated_send)
         finally:
             if upload:
                 self.metrics.uploads.dec()

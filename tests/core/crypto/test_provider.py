@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from egide.core.crypto import keys
 from egide.core.crypto.errors import (
@@ -21,6 +23,7 @@ from egide.core.crypto.errors import (
 )
 from egide.core.crypto.provider import FileKeyProvider, KeyProvider
 from egide.core.errors import ErrorKind
+from egide.core.types import Secret
 
 SPACE_KEY_ID = "00000000-0000-0000-0000-000000001234/1"
 
@@ -385,3 +388,40 @@ def test_nothing_prints_a_key(
             assert base64.b64encode(master).decode() not in text
             assert master.hex() not in text
             assert repr(master) not in text
+
+
+def test_audit_contexts_are_sealed_under_the_current_master_and_open_after_rotation(
+    paths: tuple[Path, Path], created: tuple[FileKeyProvider, str]
+) -> None:
+    key_file, escrow_file = paths
+    provider, code = created
+    plain = b'{"path":"/Dupont Jean.pdf"}'
+    first = provider.seal_audit_context("event-1", plain)
+    assert first[0] == "m1"
+    assert b"Dupont" not in first[1]
+    provider.add_master_key(escrow_file)
+    second = provider.seal_audit_context("event-2", plain)
+    assert second[0] == "m2"
+    assert provider.open_audit_context("m1", "event-1", first[1]) == plain
+    assert provider.open_audit_context(second[0], "event-2", second[1]) == plain
+    # Bound to the event and to the master id: moved or relabelled, it does not open.
+    with pytest.raises(IntegrityError):
+        provider.open_audit_context("m1", "event-2", first[1])
+    with pytest.raises(IntegrityError):
+        provider.open_audit_context("m2", "event-1", first[1])
+    # Master keys are escrowed: contexts survive the loss of the key file.
+    key_file.unlink()
+    recovered = FileKeyProvider.recover(escrow_file, code, key_file)
+    assert recovered.open_audit_context("m1", "event-1", first[1]) == plain
+
+
+def test_the_audit_context_key_is_not_the_master_key(
+    created: tuple[FileKeyProvider, str], paths: tuple[Path, Path]
+) -> None:
+    provider, _ = created
+    master = master_key_bytes(paths[0])[0]
+    _, sealed = provider.seal_audit_context("event-1", b"{}")
+    # Opening with the master key itself (no derivation) fails: a derived key of its own.
+    with pytest.raises(InvalidTag):
+        AESGCM(master).decrypt(sealed[:12], sealed[12:], b"egide audit context v1|m1|event-1")
+    assert keys.open_audit_context(Secret(master), "m1", "event-1", sealed) == b"{}"

@@ -12,6 +12,7 @@ from egide.core.clock import ManualClock
 from egide.core.db.engine import Database
 from egide.services.access.policy import GlobalRole, Principal
 from egide.services.accounts import AccountService
+from egide.services.audit.recorder import AuditRecorder
 
 SYSTEM = Principal.system()
 #: Long enough, in no list, unrelated to the test usernames.
@@ -27,9 +28,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def accounts(
-    db: Database, insecure_fast_argon2: argon2.PasswordHasher, clock: ManualClock
+    db: Database,
+    insecure_fast_argon2: argon2.PasswordHasher,
+    clock: ManualClock,
+    audit_recorder: AuditRecorder,
 ) -> AccountService:
-    return AccountService(db, hasher=insecure_fast_argon2, clock=clock)
+    return AccountService(db, hasher=insecure_fast_argon2, clock=clock, audit=audit_recorder)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from egide.core.db.models import User
 from egide.services.access.policy import GlobalRole, Principal, PrincipalKind, Scope
 from egide.services.accounts import AccountService
 from egide.services.accounts.errors import AccountDisabled, AccountGone, BadCredentials
+from egide.services.audit.recorder import AuditRecorder
 
 from .conftest import GOOD_PASSWORD, SYSTEM, MakeUser
 
@@ -31,9 +32,11 @@ class CountingHasher(argon2.PasswordHasher):
 
 
 @pytest.fixture
-def counting(db: Database, clock: ManualClock) -> tuple[AccountService, CountingHasher]:
+def counting(
+    db: Database, clock: ManualClock, audit_recorder: AuditRecorder
+) -> tuple[AccountService, CountingHasher]:
     hasher = CountingHasher()
-    return AccountService(db, hasher=hasher, clock=clock), hasher
+    return AccountService(db, hasher=hasher, clock=clock, audit=audit_recorder), hasher
 
 
 def test_right_password_gives_the_principal(accounts: AccountService, make_user: MakeUser) -> None:

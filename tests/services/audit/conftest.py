@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from egide.core.clock import ManualClock
 from egide.core.db import Database
 from egide.core.db.base import new_id
-from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, PrincipalKind
 from egide.services.audit import ALLOWED, ContextSealer, record
+from tests.services.audit.signing import new_provider
 
 RecordMany = Callable[[int], list[str]]
 
@@ -24,8 +24,8 @@ def doctor() -> Principal:
 
 
 @pytest.fixture
-def sealer() -> ContextSealer:
-    return ContextSealer(Secret(os.urandom(32)))
+def sealer(tmp_path: Path) -> ContextSealer:
+    return ContextSealer(new_provider(tmp_path / "context-keys"))
 
 
 @pytest.fixture

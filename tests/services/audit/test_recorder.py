@@ -78,10 +78,11 @@ def test_an_event_commits_with_its_action_and_its_context_is_sealed(
         assert text not in event.target + event.details
         assert text.encode() not in context.sealed
     assert event.context_hash == leaves.context_hash(context.salt, CONTEXT)
-    assert sealer.open(event_id, context.sealed) == CONTEXT
+    assert context.key_id == "m1"
+    assert sealer.open(context.key_id, event_id, context.sealed) == CONTEXT
     # Bound to its event: moved to another event, it does not open.
     with pytest.raises(IntegrityError):
-        sealer.open(new_id(), context.sealed)
+        sealer.open(context.key_id, new_id(), context.sealed)
 
 
 def test_a_denied_attempt_commits_alone_although_the_action_did_not(

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from fastapi.testclient import TestClient
 
 from egide.core.clock import ManualClock
 from egide.core.db import Database
+from egide.core.db.models import AuditEvent
 from egide.services.access.policy import Principal
 from egide.services.audit.tree import stored_size
 from egide.services.audit.worker import AuditWorker
@@ -32,13 +34,17 @@ def test_the_worker_sequences_and_signs_when_due(
     svc: Services, alice: Principal, db: Database, clock: ManualClock, tmp_path: Path
 ) -> None:
     audit = make_audit(db, clock, new_provider(tmp_path), entries=2, seconds=3600)
+    first = audit.checkpoint(force=True)  # over the fixtures' own events
+    assert first is not None
     worker = AuditWorker(audit, interval=0.05)
     worker.start()
     try:
         svc.files.write(alice, "cardio", "a.txt", [b"a"])
         clock.advance(seconds=1)
         svc.files.write(alice, "cardio", "b.txt", [b"b"])
-        wait_for(lambda: (cp := audit.latest_checkpoint()) is not None and cp.size == 2)
+        wait_for(
+            lambda: (cp := audit.latest_checkpoint()) is not None and cp.size == first.size + 2
+        )
     finally:
         worker.stop()
     checkpoint = audit.latest_checkpoint()
@@ -74,8 +80,10 @@ def test_the_server_runs_the_worker_only_when_asked(
         svc.files.write(alice, "cardio", "a.txt", [b"a"])
         time.sleep(1.5)  # more than a worker's tick
         assert _stored(svc) == 0, "in-process tests drive the log themselves"
+    with svc.db.read() as session:
+        recorded = session.scalar(select(func.count()).select_from(AuditEvent))
     with TestClient(create_app(svc, background=True)):
-        wait_for(lambda: _stored(svc) == 1)
+        wait_for(lambda: _stored(svc) == recorded)
 
 
 def _stored(svc: Services) -> int:

@@ -37,6 +37,7 @@ def sessions(svc: Services, clock: ManualClock) -> SessionService:
         idle_timeout=dt.timedelta(minutes=15),
         lifetime=dt.timedelta(hours=12),
         clock=clock,
+        audit=svc.audit.recorder,
     )
 
 

@@ -29,8 +29,8 @@ def chunks(data: bytes, size: int = 7000) -> Iterator[bytes]:
         yield data[i : i + size]
 
 
-def read_all(svc: Services, actor: Principal, path: str, **kw: str) -> bytes:
-    return b"".join(svc.files.open(actor, "cardio", path, **kw).iter_bytes())
+def read_all(svc: Services, actor: Principal, path: str, version_id: str | None = None) -> bytes:
+    return b"".join(svc.files.open(actor, "cardio", path, version_id=version_id).iter_bytes())
 
 
 def blob_count(svc: Services) -> int:

@@ -4,6 +4,9 @@
     space key   -> wraps DEKs         aad "egide dek v1|<space key id>|<blob key>"
                 -> name key (HKDF "egide names v1") seals names, aad "egide name v1|<node id>"
                 -> index key (HKDF "egide name index v1") gives the blind name index
+    master key  -> audit context key (HKDF "egide audit context v1") seals the
+                   personal context of audit events,
+                   aad "egide audit context v1|<master id>|<event id>"
 
 Every wrapped value is nonce (12) | AES-256-GCM ciphertext and tag. The ids
 in the associated data bind a wrapped key to its row: a wrapped DEK copied to
@@ -34,10 +37,16 @@ _DEK_AAD: Final = "egide dek v1|{space_key_id}|{blob_key}"
 _NAME_AAD: Final = b"egide name v1|"
 _NAME_KEY_INFO: Final = b"egide names v1"
 _INDEX_KEY_INFO: Final = b"egide name index v1"
+_CONTEXT_KEY_INFO: Final = b"egide audit context v1"
+_CONTEXT_AAD: Final = "egide audit context v1|{master_id}|{event_id}"
 
 _WRAP_FAILED: Final = (
     "A stored key failed its integrity check ({what}). The database row may have been "
     "altered or restored against the wrong key file; restore it from a backup."
+)
+_CONTEXT_FAILED: Final = (
+    "The personal context of audit event {event_id} failed its integrity check. The "
+    "row may have been altered or moved; restore it from a backup."
 )
 _NAME_FAILED: Final = (
     "A stored name failed its integrity check (node {node_id}). The database row may "
@@ -113,6 +122,32 @@ def unwrap_dek(space_key: Secret, space_key_id: str, blob_key: str, wrapped: byt
     return _unwrap(space_key, wrapped, aad.encode(), f"data key of blob {blob_key}")
 
 
+def seal_audit_context(master: Secret, master_id: str, event_id: str, plain: bytes) -> bytes:
+    """nonce | AES-256-GCM of an audit event's context, under a key derived from the master.
+
+    A key of its own (HKDF), not the master key itself, so the master key
+    keeps wrapping space keys only; bound to both ids, so a context moved to
+    another event or relabelled with another master id fails to open.
+    Master keys are escrowed, so contexts survive the loss of the key file.
+    """
+    nonce = os.urandom(NONCE_SIZE)
+    aad = _CONTEXT_AAD.format(master_id=master_id, event_id=event_id).encode()
+    return nonce + AESGCM(_derive(master, _CONTEXT_KEY_INFO)).encrypt(nonce, plain, aad)
+
+
+def open_audit_context(master: Secret, master_id: str, event_id: str, sealed: bytes) -> bytes:
+    if len(sealed) < NONCE_SIZE + TAG_SIZE:
+        raise IntegrityError(_CONTEXT_FAILED, event_id=event_id)
+    view = memoryview(sealed)
+    aad = _CONTEXT_AAD.format(master_id=master_id, event_id=event_id).encode()
+    try:
+        return AESGCM(_derive(master, _CONTEXT_KEY_INFO)).decrypt(
+            view[:NONCE_SIZE], view[NONCE_SIZE:], aad
+        )
+    except InvalidTag as exc:
+        raise IntegrityError(_CONTEXT_FAILED, event_id=event_id) from exc
+
+
 def normalize_name(name: str) -> str:
     """The stored form of a name: Unicode NFC, so "é" typed either way is one name."""
     return unicodedata.normalize("NFC", name)
@@ -126,7 +161,7 @@ def fold_name(name: str) -> str:
 def _derive(space_key: Secret, info: bytes) -> bytes:
     if len(space_key) != KEY_SIZE:
         raise ValueError(f"keys of the hierarchy are {KEY_SIZE} bytes")
-    # No salt (RFC 5869 section 3.1: the space key is already uniformly random).
+    # No salt (RFC 5869 section 3.1: the space or master key is already uniformly random).
     hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info)
     return hkdf.derive(space_key.reveal())
 

@@ -75,6 +75,14 @@ class KeyProvider(Protocol):
         """Raise KeyUnavailable or InsecureKeyFile when the provider is not usable."""
         ...
 
+    def seal_audit_context(self, event_id: str, plain: bytes) -> tuple[str, bytes]:
+        """(master id, sealed) of an audit event's personal context, under the current key."""
+        ...
+
+    def open_audit_context(self, master_id: str, event_id: str, sealed: bytes) -> bytes:
+        """The context's bytes; IntegrityError if altered, KeyUnavailable for an unknown id."""
+        ...
+
 
 class FileKeyProvider:
     """Master keys in a 0600 key file; each also sealed to the recovery key in an escrow."""
@@ -224,6 +232,14 @@ class FileKeyProvider:
 
     def check(self) -> None:
         _load(self._key_file)
+
+    def seal_audit_context(self, event_id: str, plain: bytes) -> tuple[str, bytes]:
+        ring = self._ring
+        master = self._master(ring.current)
+        return ring.current, keys.seal_audit_context(master, ring.current, event_id, plain)
+
+    def open_audit_context(self, master_id: str, event_id: str, sealed: bytes) -> bytes:
+        return keys.open_audit_context(self._master(master_id), master_id, event_id, sealed)
 
     # -- audit signing key ------------------------------------------------
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from egide.core.errors import EgideError
 from egide.services.access.errors import (
     ActionForbidden,
     GlobalRoleRequired,
@@ -325,16 +326,21 @@ def authorize(
     verdict = _judge(principal, action, role)
     if verdict.decision is Decision.ALLOW:
         return
+    # Every refusal names what was attempted, so the audit log records it.
+    raise _refusal(verdict, action, what).denied(action.value)
+
+
+def _refusal(verdict: _Verdict, action: Action, what: str) -> EgideError:
     if verdict.decision is Decision.HIDDEN:
-        raise NoSuchItem(what)
+        return NoSuchItem(what)
     rule = verdict.rule
     if verdict.reason is _Reason.SCOPE and rule is not None:
-        raise ScopeMissing(action.value, rule.scope.value)
+        return ScopeMissing(action.value, rule.scope.value)
     if verdict.reason is _Reason.ROLE and isinstance(rule, ContentRule):
-        raise RoleTooLow(action.value, rule.least.value)
+        return RoleTooLow(action.value, rule.least.value)
     if verdict.reason is _Reason.GLOBAL_ROLE and isinstance(rule, AdminRule):
-        raise GlobalRoleRequired(action.value, " or ".join(sorted(rule.roles)))
-    raise ActionForbidden("This action ({action}) is not allowed.", action=action.value)
+        return GlobalRoleRequired(action.value, " or ".join(sorted(rule.roles)))
+    return ActionForbidden("This action ({action}) is not allowed.", action=action.value)
 
 
 def grantable_scopes(principal: Principal) -> frozenset[Scope]:

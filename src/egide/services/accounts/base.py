@@ -9,6 +9,7 @@ import argon2
 from egide.core.clock import Clock, SystemClock
 from egide.core.db.engine import Database
 from egide.services.accounts.passwords import default_hasher
+from egide.services.audit.recorder import AuditRecorder
 
 
 class AccountServiceBase:
@@ -18,10 +19,17 @@ class AccountServiceBase:
         *,
         hasher: argon2.PasswordHasher | None = None,
         clock: Clock | None = None,
+        audit: AuditRecorder | None = None,
     ) -> None:
         self._db = db
         self._hasher = hasher or default_hasher()
         self._clock = clock or SystemClock()
+        #: Without one (tests of this service alone), events are recorded with no context key.
+        self.audit = audit or AuditRecorder(self._clock)
+
+    @property
+    def db(self) -> Database:
+        return self._db
 
     def _now(self) -> dt.datetime:
         return self._clock.now()

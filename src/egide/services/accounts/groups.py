@@ -19,6 +19,8 @@ from egide.services.accounts.records import (
     get_user_row,
     user_info,
 )
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 
 _MAX_DESCRIPTION = 500
 
@@ -35,6 +37,7 @@ def _check_description(description: str) -> str:
 
 
 class GroupAdmin(AccountServiceBase):
+    @records_denials
     def create_group(self, actor: Principal, name: str, description: str = "") -> GroupInfo:
         authorize(actor, Action.GROUP_MANAGE)
         canonical = canonical_name(name, field="name", what="group name")
@@ -49,8 +52,12 @@ class GroupAdmin(AccountServiceBase):
             except SQLIntegrityError as exc:
                 # Another transaction took the name between the check and the insert.
                 raise GroupNameTaken(canonical) from exc
+            self.audit.record(
+                session, actor=actor, action=AuditAction.GROUP_CREATE, target={"group": group.id}
+            )
             return GroupInfo(id=group.id, name=canonical, description=description, member_count=0)
 
+    @records_denials
     def delete_group(self, actor: Principal, name: str) -> None:
         """Delete the group, its memberships and every role granted to it."""
         authorize(actor, Action.GROUP_MANAGE)
@@ -62,7 +69,11 @@ class GroupAdmin(AccountServiceBase):
                 session.delete(member)
             remove_principal_grants(session, principal_kind="group", principal_id=group.id)
             session.delete(group)
+            self.audit.record(
+                session, actor=actor, action=AuditAction.GROUP_DELETE, target={"group": group.id}
+            )
 
+    @records_denials
     def list_groups(self, actor: Principal) -> list[GroupInfo]:
         authorize(actor, Action.GROUP_MANAGE)
         counts = (
@@ -86,6 +97,7 @@ class GroupAdmin(AccountServiceBase):
                 for group, count in rows
             ]
 
+    @records_denials
     def add_member(self, actor: Principal, group: str, username: str) -> bool:
         """Add the user to the group; False if it already was a member."""
         authorize(actor, Action.GROUP_MANAGE)
@@ -95,8 +107,15 @@ class GroupAdmin(AccountServiceBase):
             if session.get(GroupMember, (group_row.id, user.id)) is not None:
                 return False
             session.add(GroupMember(group_id=group_row.id, user_id=user.id))
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.GROUP_MEMBER_ADD,
+                target={"group": group_row.id, "user": user.id},
+            )
             return True
 
+    @records_denials
     def remove_member(self, actor: Principal, group: str, username: str) -> bool:
         """Remove the user from the group; False if it was not a member."""
         authorize(actor, Action.GROUP_MANAGE)
@@ -107,8 +126,15 @@ class GroupAdmin(AccountServiceBase):
             if member is None:
                 return False
             session.delete(member)
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.GROUP_MEMBER_REMOVE,
+                target={"group": group_row.id, "user": user.id},
+            )
             return True
 
+    @records_denials
     def list_members(self, actor: Principal, group: str) -> list[UserInfo]:
         authorize(actor, Action.GROUP_MANAGE)
         with self._db.read() as session:

@@ -17,8 +17,15 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
 from egide.core.db.models import ApiToken, User, UserRole
-from egide.core.errors import InvalidInput
-from egide.services.access.policy import Action, GlobalRole, Principal, Scope, authorize
+from egide.core.errors import EgideError, InvalidInput
+from egide.services.access.policy import (
+    Action,
+    GlobalRole,
+    Principal,
+    PrincipalKind,
+    Scope,
+    authorize,
+)
 from egide.services.accounts import passwords
 from egide.services.accounts.errors import (
     AccountDisabled,
@@ -42,6 +49,8 @@ from egide.services.accounts.records import (
     user_info,
 )
 from egide.services.accounts.token_admin import TokenAdmin
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 
 # resolve_principal_ref lives with the other queries; it is offered here too
 # because callers think of it as part of the account service.
@@ -49,6 +58,8 @@ __all__ = ["AccountService", "resolve_principal_ref"]
 
 _MAX_DISPLAY_NAME = 200
 _MAX_EMAIL = 320
+#: The most of a tried user name kept in the sealed context of a failed log-in.
+_MAX_TRIED_NAME = 200
 
 
 def _check_profile(display_name: str, email: str | None) -> tuple[str, str | None]:
@@ -85,6 +96,7 @@ def _enabled_admins(session: Session) -> int:
 class AccountService(GroupAdmin, TokenAdmin):
     # --- users -----------------------------------------------------------------
 
+    @records_denials
     def create_user(
         self,
         actor: Principal,
@@ -131,8 +143,19 @@ class AccountService(GroupAdmin, TokenAdmin):
                 raise UsernameTaken(name) from exc
             session.add_all(UserRole(user_id=user.id, role=r.value) for r in wanted_roles)
             session.flush()
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.USER_CREATE,
+                target={"user": user.id},
+                details={
+                    "roles": sorted(r.value for r in wanted_roles),
+                    "password": password_hash is not None,
+                },
+            )
             return user_info(session, user)
 
+    @records_denials
     def get_user(self, actor: Principal, username: str) -> UserInfo:
         """A user's account; anyone may read their own, administrators anyone's."""
         if actor.username != _canonical_or_none(username):
@@ -140,12 +163,14 @@ class AccountService(GroupAdmin, TokenAdmin):
         with self._db.read() as session:
             return user_info(session, get_user_row(session, username))
 
+    @records_denials
     def list_users(self, actor: Principal) -> list[UserInfo]:
         authorize(actor, Action.USER_MANAGE)
         with self._db.read() as session:
             users = session.scalars(select(User).order_by(User.username)).all()
             return [user_info(session, user) for user in users]
 
+    @records_denials
     def set_roles(
         self, actor: Principal, username: str, roles: Iterable[GlobalRole | str]
     ) -> UserInfo:
@@ -158,8 +183,16 @@ class AccountService(GroupAdmin, TokenAdmin):
             session.add_all(UserRole(user_id=user.id, role=r.value) for r in wanted)
             session.flush()
             self._keep_an_admin(session, actor)
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.USER_ROLES,
+                target={"user": user.id},
+                details={"roles": sorted(r.value for r in wanted)},
+            )
             return user_info(session, user)
 
+    @records_denials
     def disable_user(self, actor: Principal, username: str) -> UserInfo:
         """Disable the account, revoke all its API tokens and end all its sessions, at once.
 
@@ -180,14 +213,21 @@ class AccountService(GroupAdmin, TokenAdmin):
             )
             session.flush()
             self._keep_an_admin(session, actor)
+            self.audit.record(
+                session, actor=actor, action=AuditAction.USER_DISABLE, target={"user": user.id}
+            )
             return user_info(session, user)
 
+    @records_denials
     def enable_user(self, actor: Principal, username: str) -> UserInfo:
         """Enable the account again; its revoked tokens stay revoked."""
         authorize(actor, Action.USER_MANAGE)
         with self._db.write() as session:
             user = get_user_row(session, username)
             user.is_disabled = False
+            self.audit.record(
+                session, actor=actor, action=AuditAction.USER_ENABLE, target={"user": user.id}
+            )
             return user_info(session, user)
 
     @staticmethod
@@ -202,6 +242,7 @@ class AccountService(GroupAdmin, TokenAdmin):
     def check_password_policy(self, username: str, password: str) -> None:
         passwords.check_password_policy(username, password)
 
+    @records_denials
     def change_password(
         self,
         actor: Principal,
@@ -247,6 +288,13 @@ class AccountService(GroupAdmin, TokenAdmin):
                 .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.PASSWORD_CHANGE,
+                target={"user": user.id},
+                details={"reset": not is_self, "must_change": user.must_change_password},
+            )
 
     def must_change_password(self, user_id: str) -> bool:
         """Whether this user's password was chosen by someone else and awaits its change."""
@@ -264,20 +312,21 @@ class AccountService(GroupAdmin, TokenAdmin):
         return self._hasher.hash(secrets.token_urlsafe(32))
 
     def authenticate(self, username: str, password: str) -> Principal:
-        """The principal for a right username and password, or BadCredentials."""
+        """The principal for a right username and password, or BadCredentials.
+
+        A refusal is an audit event (`session.login`, denied) of its own; the
+        name tried goes into the sealed context, never into the leaf.
+        """
         with self._db.read() as session:
             user = find_user(session, username)
-            stored = user.password_hash if user is not None else None
-            if user is None or stored is None:
-                passwords.verify_password(self._hasher, self._dummy_hash, password)
-                raise BadCredentials()
-            if not passwords.verify_password(self._hasher, stored, password):
-                raise BadCredentials()
-            # Only now: telling that an account is disabled to someone without
-            # its password would confirm that it exists.
-            if user.is_disabled:
-                raise AccountDisabled()
-            principal = load_principal(session, user)
+            failure = self._login_failure(user, password)
+            if user is not None and failure is None:
+                principal = load_principal(session, user)
+        if user is None or failure is not None:
+            failure = failure or BadCredentials()
+            self._record_failed_login(user, username, failure)
+            raise failure
+        stored = user.password_hash or ""
         if self._hasher.check_needs_rehash(stored):
             with self._db.write() as session:
                 session.execute(
@@ -286,6 +335,31 @@ class AccountService(GroupAdmin, TokenAdmin):
                     .values(password_hash=passwords.hash_password(self._hasher, password))
                 )
         return principal
+
+    def _login_failure(self, user: User | None, password: str) -> EgideError | None:
+        """Why `password` does not sign `user` in, or None when it does."""
+        stored = user.password_hash if user is not None else None
+        if user is None or stored is None:
+            passwords.verify_password(self._hasher, self._dummy_hash, password)
+            return BadCredentials()
+        if not passwords.verify_password(self._hasher, stored, password):
+            return BadCredentials()
+        # Only now: telling that an account is disabled to someone without
+        # its password would confirm that it exists.
+        if user.is_disabled:
+            return AccountDisabled()
+        return None
+
+    def _record_failed_login(self, user: User | None, username: str, failure: EgideError) -> None:
+        user_id = None if user is None else user.id
+        self.audit.record_denied(
+            self._db,
+            actor=_failed_login_actor(user_id),
+            action=AuditAction.LOGIN,
+            target={"user": user_id},
+            details={"reason": failure.code},
+            context={"username": username[:_MAX_TRIED_NAME]},
+        )
 
     def principal_for(
         self,
@@ -321,6 +395,13 @@ class AccountService(GroupAdmin, TokenAdmin):
             if user.is_disabled:
                 raise AccountDisabled()
             return load_principal(session, user)
+
+
+def _failed_login_actor(user_id: str | None) -> Principal:
+    """Who tried: the account named, when it exists; else nobody known (the system)."""
+    if user_id is None:
+        return Principal.system()
+    return Principal(kind=PrincipalKind.USER, user_id=user_id, username="")
 
 
 def _canonical_or_none(username: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import NoReturn
 
 from sqlalchemy import select, update
 
@@ -41,6 +42,9 @@ from egide.services.accounts.records import (
     parse_stored_scopes,
     token_info,
 )
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
+from egide.services.audit.recorder import format_time
 
 DEFAULT_LIFETIME = dt.timedelta(days=90)
 MAX_LIFETIME = dt.timedelta(days=365)
@@ -95,7 +99,23 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _token_refusal(
+    row: ApiToken | None, user: User | None, *, matches: bool, now: dt.datetime
+) -> str | None:
+    """Why a presented token is refused (for the audit log only), or None."""
+    if row is None or not matches:
+        return "unknown"
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= now:
+        return "expired"
+    if user is None or user.is_disabled:
+        return "account-disabled"
+    return None
+
+
 class TokenAdmin(AccountServiceBase):
+    @records_denials
     def create_token(
         self,
         actor: Principal,
@@ -140,30 +160,39 @@ class TokenAdmin(AccountServiceBase):
             )
             session.add(row)
             session.flush()
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.TOKEN_CREATE,
+                target={"token": row.id, "user": user.id},
+                details={"scopes": sorted(wanted), "expires_at": format_time(row.expires_at)},
+            )
             return token_info(row), tokens.format_token(row.id, secret)
 
     def authenticate_token(self, presented: str) -> Principal:
         """The principal a presented token acts as, its scopes narrowing the user's rights."""
         parsed = tokens.parse_token(presented)
         if parsed is None:
-            raise InvalidToken()
+            self._refuse_token(None, None, "malformed")
         now = self._now()
         with self._db.read() as session:
             row = session.get(ApiToken, parsed.token_id)
             matches = tokens.secret_matches(
                 parsed.secret, row.secret_hash if row else _NO_SUCH_HASH
             )
-            if row is None or not matches or row.revoked_at is not None or row.expires_at <= now:
-                raise InvalidToken()
-            user = session.get(User, row.user_id)
-            if user is None or user.is_disabled:
-                raise InvalidToken()
-            if user.must_change_password:
-                raise PasswordChangeRequired()
-            principal = load_principal(
-                session, user, scopes=parse_stored_scopes(row.scopes), token_id=row.id
-            )
-            stale = row.last_used_at is None or now - row.last_used_at >= _LAST_USED_GRANULARITY
+            user = None if row is None else session.get(User, row.user_id)
+            refusal = _token_refusal(row, user, matches=matches, now=now)
+            if refusal is None and row is not None and user is not None:
+                if user.must_change_password:
+                    raise PasswordChangeRequired()
+                principal = load_principal(
+                    session, user, scopes=parse_stored_scopes(row.scopes), token_id=row.id
+                )
+                stale = row.last_used_at is None or now - row.last_used_at >= _LAST_USED_GRANULARITY
+        if refusal is not None:
+            # Only a token whose secret matched names its owner: a guessed id does not.
+            owner = row.user_id if row is not None and matches else None
+            self._refuse_token(parsed.token_id if matches else None, owner, refusal)
         if stale:
             with self._db.write() as session:
                 session.execute(
@@ -171,6 +200,23 @@ class TokenAdmin(AccountServiceBase):
                 )
         return principal
 
+    def _refuse_token(self, token_id: str | None, user_id: str | None, reason: str) -> NoReturn:
+        """Record a refused API token (`token.refused`, its own transaction), then refuse it."""
+        actor = (
+            Principal.system()
+            if user_id is None
+            else Principal(kind=PrincipalKind.USER, user_id=user_id, username="", token_id=token_id)
+        )
+        self.audit.record_denied(
+            self._db,
+            actor=actor,
+            action=AuditAction.TOKEN_REFUSED,
+            target={"token": token_id},
+            details={"reason": reason},
+        )
+        raise InvalidToken()
+
+    @records_denials
     def list_tokens(self, actor: Principal, username: str | None = None) -> list[TokenInfo]:
         """The actor's own tokens, or (administrators) those of `username`; oldest first."""
         with self._db.read() as session:
@@ -194,6 +240,7 @@ class TokenAdmin(AccountServiceBase):
             ).all()
             return [token_info(row) for row in rows]
 
+    @records_denials
     def revoke_token(self, actor: Principal, token_id: str) -> bool:
         """Revoke a token at once; False if it already was.
 
@@ -211,4 +258,10 @@ class TokenAdmin(AccountServiceBase):
             if row.revoked_at is not None:
                 return False
             row.revoked_at = self._now()
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.TOKEN_REVOKE,
+                target={"token": row.id, "user": row.user_id},
+            )
             return True

@@ -28,7 +28,7 @@ from egide.core.db import Database
 from egide.core.db.base import new_id
 from egide.core.db.models import AuditContext, AuditEvent
 from egide.services.access.policy import Principal, PrincipalKind
-from egide.services.audit.context import ContextSealer
+from egide.services.audit.context import ContextSealer, current_request
 
 #: Outcomes of an action: recorded with the action, or on their own.
 ALLOWED: Final = "allowed"
@@ -130,12 +130,11 @@ def record(
     )
     session.add(row)
     if context is not None and sealer is not None:
+        key_id, sealed = sealer.seal(event_id, context)
         # Through the relationship, so the flush inserts the event first; no early
         # flush of the caller's other pending rows.
         session.add(
-            AuditContext(
-                event_id=event_id, event=row, salt=salt, sealed=sealer.seal(event_id, context)
-            )
+            AuditContext(event_id=event_id, event=row, salt=salt, sealed=sealed, key_id=key_id)
         )
     return event_id
 
@@ -200,7 +199,13 @@ def event_fields(
 
 
 class AuditRecorder:
-    """`record` and `record_denied` bound to a clock and the context key."""
+    """`record` and `record_denied` bound to a clock, the context key and the request.
+
+    The context sealed beside each event is what the door knows of the
+    request (`context.current_request`: client address, user agent, purpose)
+    merged with what the service adds (the path at the time, the actor's
+    role). An action with neither (the command line) has no context record.
+    """
 
     def __init__(self, clock: Clock, sealer: ContextSealer | None = None) -> None:
         self.clock = clock
@@ -213,8 +218,8 @@ class AuditRecorder:
         actor: Principal,
         action: str,
         target: Mapping[str, str | None],
-        outcome: str,
-        details: Mapping[str, Any],
+        outcome: str = ALLOWED,
+        details: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> str:
         return record(
@@ -223,8 +228,8 @@ class AuditRecorder:
             action=action,
             target=target,
             outcome=outcome,
-            details=details,
-            context=context,
+            details={} if details is None else details,
+            context=self._context(context),
             sealer=self.sealer,
             at=self.clock.now(),
         )
@@ -236,7 +241,7 @@ class AuditRecorder:
         actor: Principal,
         action: str,
         target: Mapping[str, str | None],
-        details: Mapping[str, Any],
+        details: Mapping[str, Any] | None = None,
         outcome: str = DENIED,
         context: Mapping[str, Any] | None = None,
     ) -> str:
@@ -245,9 +250,17 @@ class AuditRecorder:
             actor=actor,
             action=action,
             target=target,
-            details=details,
+            details={} if details is None else details,
             outcome=outcome,
-            context=context,
+            context=self._context(context),
             sealer=self.sealer,
             at=self.clock.now(),
         )
+
+    def _context(self, extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        request = current_request()
+        if request is None and not extra:
+            return None
+        merged = {} if request is None else request.as_context()
+        merged.update(extra or {})
+        return merged

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Final
+
+from sqlalchemy import select
 
 from egide.core.audit.checkpoint import parse_verifier_key
 from egide.core.clock import Clock
 from egide.core.db import Database
+from egide.core.db.models import AuditContext
 from egide.core.errors import Unavailable
 from egide.services.audit import tree
 from egide.services.audit.checkpoints import (
@@ -23,6 +27,14 @@ from egide.services.audit.verify import VerifyReport, verify_log
 
 class NoAuditSigner(Unavailable):
     code = "audit-no-signer"
+
+
+class NoContextKey(Unavailable):
+    code = "audit-no-context-key"
+
+
+#: Contexts opened per query: well under every database's bound-parameter limit.
+_BATCH: Final = 500
 
 
 class AuditService:
@@ -45,6 +57,40 @@ class AuditService:
             if signer is None or policy is None
             else Checkpointer(db, clock, self.sequencer, signer, policy)
         )
+
+    def open_context(self, event_id: str) -> dict[str, Any] | None:
+        """The personal context of an event, opened; None when it has none or it was erased."""
+        with self.db.read() as session:
+            row = session.get(AuditContext, event_id)
+            if row is None:
+                return None
+            key_id, sealed = row.key_id, row.sealed
+        return self._sealer().open(key_id, event_id, sealed)
+
+    def open_contexts(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The opened contexts of many events (for reports); events without one are absent."""
+        found: dict[str, dict[str, Any]] = {}
+        sealer = self._sealer()
+        for start in range(0, len(event_ids), _BATCH):
+            batch = list(event_ids[start : start + _BATCH])
+            with self.db.read() as session:
+                rows = session.execute(
+                    select(AuditContext.event_id, AuditContext.key_id, AuditContext.sealed).where(
+                        AuditContext.event_id.in_(batch)
+                    )
+                ).all()
+            for event_id, key_id, sealed in rows:
+                found[event_id] = sealer.open(key_id, event_id, sealed)
+        return found
+
+    def _sealer(self) -> ContextSealer:
+        sealer = self.recorder.sealer
+        if sealer is None:
+            raise NoContextKey(
+                "This audit service was built without the key provider, so it cannot open "
+                "personal contexts. Open the vault with `egide` or `egide serve`."
+            )
+        return sealer
 
     def tree_head(self, size: int | None = None) -> tuple[int, bytes]:
         """(size, root hash) of the log, after sequencing what is pending (FORMATS.md 3)."""

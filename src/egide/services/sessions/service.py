@@ -29,8 +29,18 @@ from egide.core.clock import Clock, SystemClock
 from egide.core.db import Database
 from egide.core.db.base import new_id
 from egide.core.db.models import User, WebSession
-from egide.services.access.policy import Action, Decision, Principal, authorize, decide
+from egide.services.access.policy import (
+    Action,
+    Decision,
+    Principal,
+    PrincipalKind,
+    authorize,
+    decide,
+)
 from egide.services.accounts.service import AccountService
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
+from egide.services.audit.recorder import AuditRecorder
 from egide.services.sessions.errors import (
     CsrfRejected,
     NoSession,
@@ -71,6 +81,11 @@ class NewSession:
     password_change_required: bool = False
 
 
+def _user(user_id: str) -> Principal:
+    """The user a session belongs to, as the actor of its events (ids only)."""
+    return Principal(kind=PrincipalKind.USER, user_id=user_id, username="")
+
+
 def _info(row: WebSession) -> SessionInfo:
     return SessionInfo(
         id=row.id,
@@ -93,12 +108,14 @@ class SessionService:
         idle_timeout: dt.timedelta,
         lifetime: dt.timedelta,
         clock: Clock | None = None,
+        audit: AuditRecorder | None = None,
     ) -> None:
         self.db = db
         self.accounts = accounts
         self.idle_timeout = idle_timeout
         self.lifetime = lifetime
         self.clock = clock or SystemClock()
+        self.audit = audit or AuditRecorder(self.clock)
 
     # Signing in and out -----------------------------------------------------
 
@@ -108,7 +125,14 @@ class SessionService:
         principal = self.accounts.authenticate(username, password)
         return principal, self._open(principal, client_address, user_agent)
 
-    def _open(self, principal: Principal, client_address: str, user_agent: str) -> NewSession:
+    def _open(
+        self,
+        principal: Principal,
+        client_address: str,
+        user_agent: str,
+        *,
+        method: str = "password",
+    ) -> NewSession:
         if principal.user_id is None:  # pragma: no cover - users always have an id
             raise NoSession()
         now = self.clock.now()
@@ -127,6 +151,13 @@ class SessionService:
         )
         with self.db.write() as session:
             session.add(row)
+            self.audit.record(
+                session,
+                actor=principal,
+                action=AuditAction.LOGIN,
+                target={"user": principal.user_id, "session": row.id},
+                details={"method": method},
+            )
         return NewSession(
             info=_info(row),
             cookie=f"{row.id}.{secret}",
@@ -153,9 +184,9 @@ class SessionService:
         self.accounts.change_password(
             principal, principal.username, new_password, current_password=current_password
         )
-        self._end(info.id, "password-changed", self.clock.now())
+        self._end(info.id, info.user_id, "password-changed", self.clock.now())
         fresh = self.accounts.principal_for(info.user_id)
-        return fresh, self._open(fresh, client_address, user_agent)
+        return fresh, self._open(fresh, client_address, user_agent, method="password-change")
 
     def logout(self, cookie: str) -> None:
         session_id = self._parse(cookie)[0]
@@ -164,6 +195,12 @@ class SessionService:
             if row is not None and row.ended_at is None and self._secret_ok(row, cookie):
                 row.ended_at = self.clock.now()
                 row.end_reason = "logout"
+                self.audit.record(
+                    session,
+                    actor=_user(row.user_id),
+                    action=AuditAction.LOGOUT,
+                    target={"user": row.user_id, "session": row.id},
+                )
 
     # Checking a request -----------------------------------------------------
 
@@ -180,7 +217,7 @@ class SessionService:
         if row.locked_at is not None:
             raise SessionLocked()
         if now - row.last_seen_at > self.idle_timeout:
-            self._lock(row.id, now)
+            self._lock(row, now)
             raise SessionLocked()
         principal = self.accounts.principal_for(row.user_id, password_change=password_change)
         if now - row.last_seen_at > _TOUCH_EVERY:
@@ -212,6 +249,12 @@ class SessionService:
                 raise NoSession()
             live.locked_at = None
             live.last_seen_at = now
+            self.audit.record(
+                session,
+                actor=_user(row.user_id),
+                action=AuditAction.SESSION_UNLOCK,
+                target={"user": row.user_id, "session": row.id},
+            )
             return _info(live)
 
     def _live_row(self, cookie: str) -> WebSession:
@@ -223,17 +266,17 @@ class SessionService:
             raise NoSession()
         now = self.clock.now()
         if now >= row.expires_at:
-            self._end(row.id, "expired", now)
+            self._end(row.id, row.user_id, "expired", now)
             raise SessionExpired()
         if (
             user is None
             or user.is_disabled
             or (user.sessions_valid_from is not None and row.created_at < user.sessions_valid_from)
         ):
-            self._end(row.id, "disabled", now)
+            self._end(row.id, row.user_id, "disabled", now)
             raise NoSession()
         if user.password_changed_at is not None and user.password_changed_at > row.created_at:
-            self._end(row.id, "password-changed", now)
+            self._end(row.id, row.user_id, "password-changed", now)
             raise NoSession()
         return row
 
@@ -248,24 +291,54 @@ class SessionService:
     def _secret_ok(row: WebSession, cookie: str) -> bool:
         return hmac.compare_digest(_digest(cookie.partition(".")[2]), row.secret_hash)
 
-    def _lock(self, session_id: str, now: dt.datetime) -> None:
+    def _lock(self, row: WebSession, now: dt.datetime) -> None:
         with self.db.write() as session:
-            session.execute(
+            locked = session.execute(
                 update(WebSession)
-                .where(WebSession.id == session_id, WebSession.locked_at.is_(None))
+                .where(WebSession.id == row.id, WebSession.locked_at.is_(None))
                 .values(locked_at=now)
             )
+            if locked.rowcount:  # type: ignore[attr-defined]
+                self.audit.record(
+                    session,
+                    actor=_user(row.user_id),
+                    action=AuditAction.SESSION_LOCK,
+                    target={"user": row.user_id, "session": row.id},
+                    details={"reason": "idle"},
+                )
 
-    def _end(self, session_id: str, reason: str, now: dt.datetime) -> None:
+    def _end(
+        self,
+        session_id: str,
+        user_id: str,
+        reason: str,
+        now: dt.datetime,
+        *,
+        by: Principal | None = None,
+    ) -> None:
+        """End a session once; its event names who ended it (the user itself by default)."""
         with self.db.write() as session:
-            session.execute(
+            ended = session.execute(
                 update(WebSession)
                 .where(WebSession.id == session_id, WebSession.ended_at.is_(None))
                 .values(ended_at=now, end_reason=reason)
             )
+            if ended.rowcount:  # type: ignore[attr-defined]
+                self.audit.record(
+                    session,
+                    actor=by or _user(user_id),
+                    action=(
+                        AuditAction.SESSION_EXPIRE
+                        if reason == "expired"
+                        else AuditAction.SESSION_REVOKE
+                    ),
+                    target={"user": user_id, "session": session_id},
+                    details={"reason": reason},
+                )
 
     # Managing sessions --------------------------------------------------------
 
+    @records_denials
     def list_sessions(self, actor: Principal, user_id: str | None = None) -> list[SessionInfo]:
         """Live sessions of the actor, or of any user for administrators."""
         target = user_id or actor.user_id
@@ -284,6 +357,7 @@ class SessionService:
             ).all()
             return [_info(r) for r in rows]
 
+    @records_denials
     def revoke(self, actor: Principal, session_id: str) -> None:
         """End a session now: one's own, or anyone's for administrators."""
         with self.db.read() as session:
@@ -296,4 +370,4 @@ class SessionService:
             or (others and decide(actor, Action.USER_MANAGE) is not Decision.ALLOW)
         ):
             raise SessionNotFound()
-        self._end(session_id, "revoked", self.clock.now())
+        self._end(row.id, row.user_id, "revoked", self.clock.now(), by=actor)

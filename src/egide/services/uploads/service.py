@@ -41,6 +41,8 @@ from egide.core.errors import EgideError, InvalidInput
 from egide.core.types import Secret
 from egide.services.access.errors import ActionForbidden, ScopeMissing
 from egide.services.access.policy import Action, Principal, Scope
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 from egide.services.uploads.errors import (
     BeyondLength,
     ChecksumMismatch,
@@ -132,6 +134,7 @@ class UploadService(VaultServiceBase):
 
     # Creation ----------------------------------------------------------------
 
+    @records_denials
     def create(
         self,
         actor: Principal,
@@ -172,6 +175,14 @@ class UploadService(VaultServiceBase):
                     expires_at=now + UPLOAD_LIFETIME,
                 )
             )
+            self._record(
+                session,
+                actor,
+                AuditAction.UPLOAD_CREATE,
+                {"space": space.id, "upload": upload_id},
+                details={"length": length},
+                path=path,
+            )
         if body is None and length > 0:
             return self.status(actor, upload_id)
         try:
@@ -184,19 +195,30 @@ class UploadService(VaultServiceBase):
 
     # Status, termination -----------------------------------------------------
 
+    @records_denials
     def status(self, actor: Principal, upload_id: str) -> UploadInfo:
         with self.db.read() as session:
             return _info(self._owned(session, actor, upload_id))
 
+    @records_denials
     def terminate(self, actor: Principal, upload_id: str) -> None:
         """Delete an upload and every part received (tus termination); allowed once expired."""
         _writer(actor)
         with self.db.read() as session:
-            self._owned(session, actor, upload_id, allow_expired=True)
-        self._remove(upload_id)
+            space_id = self._owned(session, actor, upload_id, allow_expired=True).space_id
+        self._remove(upload_id, terminated_by=actor, space_id=space_id)
 
-    def _remove(self, upload_id: str) -> None:
+    def _remove(
+        self, upload_id: str, *, terminated_by: Principal | None = None, space_id: str | None = None
+    ) -> None:
         with self.db.write() as session:
+            if terminated_by is not None:
+                self._record(
+                    session,
+                    terminated_by,
+                    AuditAction.UPLOAD_TERMINATE,
+                    {"space": space_id, "upload": upload_id},
+                )
             keys = list(
                 session.scalars(
                     select(UploadPart.blob_key).where(UploadPart.upload_id == upload_id)
@@ -221,6 +243,7 @@ class UploadService(VaultServiceBase):
 
     # Appending ---------------------------------------------------------------
 
+    @records_denials
     def append(
         self,
         actor: Principal,
@@ -431,9 +454,13 @@ class UploadService(VaultServiceBase):
 def _writer(actor: Principal) -> str:
     """The user id of a caller allowed to upload (a user whose token allows files:write)."""
     if actor.user_id is None:
-        raise ActionForbidden("Uploads belong to a user account; sign in as that user.")
+        raise ActionForbidden("Uploads belong to a user account; sign in as that user.").denied(
+            Action.FILE_WRITE.value
+        )
     if not actor.allows_scope(Scope.FILES_WRITE):
-        raise ScopeMissing(Action.FILE_WRITE.value, Scope.FILES_WRITE.value)
+        raise ScopeMissing(Action.FILE_WRITE.value, Scope.FILES_WRITE.value).denied(
+            Action.FILE_WRITE.value
+        )
     return actor.user_id
 
 

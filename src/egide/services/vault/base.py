@@ -7,7 +7,9 @@ very same NotFound, so existence never leaks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -18,10 +20,12 @@ from egide.core.config import Settings
 from egide.core.crypto.keys import wrap_dek
 from egide.core.db import Database
 from egide.core.db.models import Node, Space
-from egide.core.errors import NotFound
+from egide.core.errors import EgideError, NotFound
 from egide.core.types import Secret
 from egide.services.access.grants import effective_role
 from egide.services.access.policy import Action, Decision, Principal, SpaceRole, authorize, decide
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.recorder import AuditRecorder
 from egide.services.vault.errors import QuotaExceeded
 from egide.services.vault.keyring import SpaceKeyRing
 from egide.services.vault.tree import Tree
@@ -36,6 +40,7 @@ class VaultContext:
     keyring: SpaceKeyRing
     settings: Settings
     clock: Clock
+    audit: AuditRecorder
 
     @property
     def tree(self) -> Tree:
@@ -52,6 +57,32 @@ class VaultServiceBase:
         self.db = ctx.db
         self.tree = Tree(ctx.keyring)
         self.clock = ctx.clock
+        self.audit = ctx.audit
+
+    def _record(
+        self,
+        session: Session,
+        actor: Principal,
+        action: AuditAction,
+        target: Mapping[str, str | None],
+        *,
+        details: Mapping[str, Any] | None = None,
+        path: str | None = None,
+        role: SpaceRole | None = None,
+    ) -> None:
+        """Add `action`'s audit event to `session`, the action's own transaction.
+
+        The path at the time and the actor's role go into the sealed context,
+        never into the leaf (names are personal data).
+        """
+        context: dict[str, Any] = {}
+        if path is not None:
+            context["path"] = path
+        if role is not None:
+            context["role"] = str(role)
+        self.audit.record(
+            session, actor=actor, action=action, target=target, details=details, context=context
+        )
 
     def _space(self, session: Session, slug: str) -> Space:
         space = self.tree.space_by_slug(session, slug.strip().lower())
@@ -99,20 +130,30 @@ class VaultServiceBase:
     def _allow(self, session: Session, actor: Principal, action: Action, node: Node) -> SpaceRole:
         """Authorise `action` on `node`; returns the role it was allowed with."""
         role = self._role(session, actor, node.id)
+        target = {"space": node.space_id, "node": node.id}
         if decide(actor, action, role) is Decision.HIDDEN:
-            raise not_found()
-        authorize(actor, action, role)
+            raise not_found().denied(action.value, target)
+        try:
+            authorize(actor, action, role)
+        except EgideError as exc:
+            exc.denied(action.value, target)
+            raise
         return role or SpaceRole.READER
 
     def _locate(
         self, session: Session, actor: Principal, space: Space, segments: list[str], action: Action
     ) -> Node:
         """The node at `segments`, once `action` on it is allowed."""
+        return self._locate_with_role(session, actor, space, segments, action)[0]
+
+    def _locate_with_role(
+        self, session: Session, actor: Principal, space: Space, segments: list[str], action: Action
+    ) -> tuple[Node, SpaceRole]:
+        """`_locate`, and the role the action was allowed with (for the audit context)."""
         node, rest = self.tree.resolve_deepest(session, space, segments)
         if rest:
             raise not_found()
-        self._allow(session, actor, action, node)
-        return node
+        return node, self._allow(session, actor, action, node)
 
     @staticmethod
     def _charge(session: Session, space_id: str, delta: int) -> None:

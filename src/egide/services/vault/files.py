@@ -24,8 +24,9 @@ from egide.core.crypto.keys import generate_key, unwrap_dek, wrap_dek
 from egide.core.db.base import new_id
 from egide.core.db.models import Content, Node, Space, Version
 from egide.core.types import Secret
-from egide.services.access.policy import Action, Principal
-from egide.services.audit import recorder as audit
+from egide.services.access.policy import Action, Principal, SpaceRole
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.errors import (
     AlreadyExists,
@@ -79,6 +80,7 @@ class FileDownload:
 class FileService(VaultServiceBase):
     # Write -------------------------------------------------------------------
 
+    @records_denials
     def write(
         self,
         actor: Principal,
@@ -96,7 +98,7 @@ class FileService(VaultServiceBase):
             raise NotAFile("The root of a space is a folder; give a file path.")
         with self.db.read() as session:
             space = self._space(session, slug)
-            _, existing = self._target(session, actor, space, segments)
+            _, existing, _ = self._target(session, actor, space, segments)
             self._check_preconditions(existing, if_match, if_none_match)
             old_size = self._current_size(session, existing)
             if size_hint is not None:
@@ -115,6 +117,7 @@ class FileService(VaultServiceBase):
             self.ctx.blobs.delete(stored.blob_key)
             raise
 
+    @records_denials
     def check_writable(
         self, actor: Principal, slug: str, path: str, *, size_hint: int | None = None
     ) -> None:
@@ -127,29 +130,30 @@ class FileService(VaultServiceBase):
             raise NotAFile("The root of a space is a folder; give a file path.")
         with self.db.read() as session:
             space = self._space(session, slug)
-            _, existing = self._target(session, actor, space, segments)
+            _, existing, _ = self._target(session, actor, space, segments)
             if size_hint is not None:
                 self._check_room(space, size_hint - self._current_size(session, existing))
 
     def _target(
         self, session: Session, actor: Principal, space: Space, segments: list[str]
-    ) -> tuple[Node, Node | None]:
+    ) -> tuple[Node, Node | None, SpaceRole]:
+        """(parent folder, existing file or None, the writer's role) once the write is allowed."""
         node, rest = self.tree.resolve_deepest(session, space, segments)
         if not rest:
             if node.kind != FILE:
                 raise NotAFile("A folder already has this name. Choose another file name.")
-            self._allow(session, actor, Action.FILE_WRITE, node)
+            role = self._allow(session, actor, Action.FILE_WRITE, node)
             parent = session.get(Node, node.parent_id)
             if parent is None:  # pragma: no cover - a live file always has a parent
                 raise not_found()
-            return parent, node
-        self._allow(session, actor, Action.FILE_WRITE, node)
+            return parent, node, role
+        role = self._allow(session, actor, Action.FILE_WRITE, node)
         if len(rest) > 1 or node.kind != FOLDER:
             raise ParentMissing(
                 "The folder {path} does not exist. Create it first.",
                 path=join_path(segments[: len(segments) - len(rest) + 1]),
             )
-        return node, None
+        return node, None, role
 
     @staticmethod
     def _check_preconditions(
@@ -232,7 +236,7 @@ class FileService(VaultServiceBase):
         for attempt in (1, 2):
             try:
                 with self.db.write() as session:
-                    info = self._commit_in(
+                    return self._commit_in(
                         session,
                         actor,
                         space_id,
@@ -241,17 +245,6 @@ class FileService(VaultServiceBase):
                         if_match=if_match,
                         if_none_match=if_none_match,
                     )
-                    # The event commits or rolls back with the version (issue 4).
-                    audit.record(
-                        session,
-                        actor=actor,
-                        action=Action.FILE_WRITE,
-                        target={"space": space_id, "node": info.node_id, "version": info.id},
-                        outcome=audit.ALLOWED,
-                        details={"number": info.number, "size": info.size},
-                        at=info.created_at,
-                    )
-                    return info
             except sa_exc.IntegrityError:
                 if attempt == 2:
                     raise
@@ -277,7 +270,7 @@ class FileService(VaultServiceBase):
             stored = replace(stored, key_id=rewrapped[0], wrapped_dek=rewrapped[1])
         # Re-check everything: the tree or the grants may have changed while the
         # body was streaming.
-        parent, _ = self._target(session, actor, space, segments)
+        parent, _, role = self._target(session, actor, space, segments)
         node = self.tree.child(session, space, parent.id, segments[-1], for_update=True)
         if node is not None and node.kind != FILE:
             raise NotAFile("A folder already has this name. Choose another file name.")
@@ -322,17 +315,41 @@ class FileService(VaultServiceBase):
         node.updated_at = now
         session.flush()
         self._charge(session, space.id, stored.size - old_size)
+        # The event commits or rolls back with the version (issue 4).
+        self._record(
+            session,
+            actor,
+            AuditAction.FILE_WRITE,
+            {"space": space.id, "node": node.id, "version": version.id},
+            details={"number": number, "size": stored.size},
+            path=join_path(segments),
+            role=role,
+        )
         return _version_info(version, content, is_current=True)
 
     # Read --------------------------------------------------------------------
 
+    @records_denials
     def open(
-        self, actor: Principal, slug: str, path: str, *, version_id: str | None = None
+        self,
+        actor: Principal,
+        slug: str,
+        path: str,
+        *,
+        version_id: str | None = None,
+        record: bool = True,
     ) -> FileDownload:
-        """Authorise a read of the current (or a given) version of a file."""
-        with self.db.read() as session:
+        """Authorise a read of the current (or a given) version of a file.
+
+        The read is an audit event committed before any byte is released: if
+        it cannot be recorded, nothing is read. Every range read of one
+        request goes through one `open`, so it counts once. `record=False` is
+        for a door that sends headers only (HEAD), never content.
+        """
+        with self.db.write() as session:
             space = self._space(session, slug)
-            node = self._locate(session, actor, space, split_path(path), Action.FILE_READ)
+            segments = split_path(path)
+            node, role = self._locate_with_role(session, actor, space, segments, Action.FILE_READ)
             if node.kind != FILE:
                 raise NotAFile("This is a folder; list it instead of downloading it.")
             version = session.get(Version, version_id or node.current_version_id or "")
@@ -343,6 +360,16 @@ class FileService(VaultServiceBase):
                 raise not_found()
             space_key = self.ctx.keyring.key(session, content.dek_key_id)
             dek = unwrap_dek(space_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
+            if record:
+                self._record(
+                    session,
+                    actor,
+                    AuditAction.FILE_READ,
+                    {"space": space.id, "node": node.id, "version": version.id},
+                    details={"size": content.size},
+                    path=join_path(segments),
+                    role=role,
+                )
             return FileDownload(
                 node_id=node.id,
                 version_id=version.id,
@@ -358,6 +385,7 @@ class FileService(VaultServiceBase):
 
     # Versions ----------------------------------------------------------------
 
+    @records_denials
     def versions(self, actor: Principal, slug: str, path: str) -> list[VersionInfo]:
         with self.db.read() as session:
             space = self._space(session, slug)
@@ -374,6 +402,7 @@ class FileService(VaultServiceBase):
                 _version_info(v, c, is_current=v.id == node.current_version_id) for v, c in rows
             ]
 
+    @records_denials
     def restore_version(
         self, actor: Principal, slug: str, path: str, version_id: str
     ) -> VersionInfo:
@@ -381,7 +410,10 @@ class FileService(VaultServiceBase):
         with self.db.write() as session:
             now = self.clock.now()
             space = self._space(session, slug)
-            node = self._locate(session, actor, space, split_path(path), Action.VERSION_RESTORE)
+            segments = split_path(path)
+            node, role = self._locate_with_role(
+                session, actor, space, segments, Action.VERSION_RESTORE
+            )
             if node.kind != FILE:
                 raise NotAFile("Folders have no versions; give a file path.")
             old = session.get(Version, version_id)
@@ -409,6 +441,15 @@ class FileService(VaultServiceBase):
             node.updated_at = now
             session.flush()
             self._charge(session, space.id, old.size - (previous.size if previous else 0))
+            self._record(
+                session,
+                actor,
+                AuditAction.VERSION_RESTORE,
+                {"space": space.id, "node": node.id, "version": version.id},
+                details={"restored_from": old.id, "number": version.number},
+                path=join_path(segments),
+                role=role,
+            )
             return _version_info(version, content, is_current=True)
 
 

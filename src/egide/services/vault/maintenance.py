@@ -9,12 +9,14 @@ row (and with it the wrapped data key) is deleted, then its blob.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +36,8 @@ from egide.core.db.models import (
 )
 from egide.core.errors import EgideError
 from egide.services.access.policy import Action, Principal, authorize
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 from egide.services.vault.base import VaultServiceBase
 from egide.services.vault.names import join_path
 from egide.services.vault.tree import FILE
@@ -85,6 +89,7 @@ def _batched(items: Iterator[str], size: int) -> Iterator[list[str]]:
 class MaintenanceService(VaultServiceBase):
     # Garbage collection ------------------------------------------------------
 
+    @records_denials
     def gc(self, actor: Principal, *, grace: dt.timedelta | None = None) -> GcReport:
         authorize(actor, Action.MAINTENANCE)
         report = GcReport()
@@ -105,7 +110,13 @@ class MaintenanceService(VaultServiceBase):
         cutoff = dt.datetime.now(dt.UTC) - grace
         report.blobs_deleted += self._sweep_orphans(cutoff)
         report.partials_removed = self.ctx.blobs.remove_partials(cutoff)
+        self._record_run(actor, AuditAction.MAINTENANCE_GC, dataclasses.asdict(report))
         return report
+
+    def _record_run(self, actor: Principal, action: AuditAction, details: dict[str, Any]) -> None:
+        """A maintenance run spans many transactions: its event, with its counts, ends it."""
+        with self.db.write() as session:
+            self._record(session, actor, action, {}, details=details)
 
     def _purge_trash(self, now: dt.datetime, report: GcReport, freed: list[str]) -> None:
         with self.db.read() as session:
@@ -251,6 +262,7 @@ class MaintenanceService(VaultServiceBase):
 
     # Consistency check -------------------------------------------------------
 
+    @records_denials
     def fsck(self, actor: Principal, *, progress: Progress | None = None) -> FsckReport:
         """Decrypt every current version, check its SHA-256 and size against the database."""
         authorize(actor, Action.MAINTENANCE)
@@ -278,6 +290,18 @@ class MaintenanceService(VaultServiceBase):
             self._check_usage(session, report)
         report.orphan_blobs = sum(1 for _ in self._orphans(None))
         report.partial_writes = self.ctx.blobs.count_partials()
+        self._record_run(
+            actor,
+            AuditAction.MAINTENANCE_FSCK,
+            {
+                "checked": report.checked,
+                "bytes_checked": report.bytes_checked,
+                "problems": len(report.problems),
+                "orphan_blobs": report.orphan_blobs,
+                "partial_writes": report.partial_writes,
+                "usage_mismatches": len(report.usage_mismatches),
+            },
+        )
         return report
 
     def _label(self, session: Session, space: Space, node: Node) -> str:

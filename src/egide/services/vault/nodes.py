@@ -14,6 +14,8 @@ from egide.core.db.base import new_id
 from egide.core.db.models import Content, Node, Space, TrashItem, Version
 from egide.services.access.grants import visible_space_ids
 from egide.services.access.policy import Action, Decision, Principal, decide
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.errors import (
     InvalidMove,
@@ -36,6 +38,7 @@ class NodeService(VaultServiceBase):
 
     # Reading the tree --------------------------------------------------------
 
+    @records_denials
     def stat(self, actor: Principal, slug: str, path: str) -> NodeInfo:
         with self.db.read() as session:
             space = self._space(session, slug)
@@ -43,6 +46,7 @@ class NodeService(VaultServiceBase):
             node = self._locate(session, actor, space, segments, Action.FOLDER_LIST)
             return self._info(session, node, segments)
 
+    @records_denials
     def list_folder(self, actor: Principal, slug: str, path: str = "") -> list[NodeInfo]:
         """A folder's children, folders first, then by name (case-insensitive)."""
         with self.db.read() as session:
@@ -107,6 +111,7 @@ class NodeService(VaultServiceBase):
 
     # Changing the tree -------------------------------------------------------
 
+    @records_denials
     def mkdir(self, actor: Principal, slug: str, path: str, *, parents: bool = False) -> NodeInfo:
         segments = split_path(path)
         if not segments:
@@ -127,8 +132,16 @@ class NodeService(VaultServiceBase):
                     "The folder {path} does not exist. Create it first.",
                     path=join_path(segments[: len(segments) - len(rest) + 1]),
                 )
-            for name in rest:
+            first = len(segments) - len(rest) + 1
+            for depth, name in enumerate(rest, start=first):
                 node = self._new_folder(session, actor, space, node, name, now=now)
+                self._record(
+                    session,
+                    actor,
+                    AuditAction.FOLDER_CREATE,
+                    {"space": space.id, "node": node.id},
+                    path=join_path(segments[:depth]),
+                )
             return self._info(session, node, segments)
 
     def _new_folder(
@@ -145,6 +158,7 @@ class NodeService(VaultServiceBase):
             session, space, parent, name, kind=FOLDER, created_by=actor.user_id, now=now
         )
 
+    @records_denials
     def move(self, actor: Principal, slug: str, src: str, dst: str) -> NodeInfo:
         """Rename and/or move a file or folder inside its space."""
         src_segments, dst_segments = split_path(src), split_path(dst)
@@ -153,7 +167,9 @@ class NodeService(VaultServiceBase):
         try:
             with self.db.write() as session:
                 space = self._space(session, slug)
-                node = self._locate(session, actor, space, src_segments, Action.NODE_MOVE)
+                node, role = self._locate_with_role(
+                    session, actor, space, src_segments, Action.NODE_MOVE
+                )
                 parent = self._folder_for(session, actor, space, dst_segments, Action.NODE_MOVE)
                 if node.kind == FOLDER and node.id in self.tree.ancestor_ids(session, parent.id):
                     raise InvalidMove("A folder cannot be moved into itself or its subfolders.")
@@ -162,6 +178,16 @@ class NodeService(VaultServiceBase):
                 if existing is not None and existing.id != node.id:
                     raise NameTaken(_NAME_TAKEN, name=name, folder=join_path(dst_segments[:-1]))
                 self._place(session, space, node, parent, name)
+                self._record(
+                    session,
+                    actor,
+                    AuditAction.NODE_MOVE,
+                    {"space": space.id, "node": node.id, "parent": parent.id},
+                    path=join_path(dst_segments),
+                    details={"kind": node.kind},
+                    role=role,
+                )
+                # The former path is personal too: in the context, never in the leaf.
                 return self._info(session, node, dst_segments)
         except sa_exc.IntegrityError as exc:
             raise NameTaken(
@@ -191,6 +217,7 @@ class NodeService(VaultServiceBase):
         node.updated_at = self.clock.now()
         session.flush()
 
+    @records_denials
     def copy(
         self, actor: Principal, slug: str, src: str, dst: str, *, to_slug: str | None = None
     ) -> NodeInfo:
@@ -231,6 +258,14 @@ class NodeService(VaultServiceBase):
             copied = self.tree.child(session, space, parent.id, dst_segments[-1])
             if copied is None:  # pragma: no cover - just inserted
                 raise not_found()
+            self._record(
+                session,
+                actor,
+                AuditAction.NODE_COPY,
+                {"space": space.id, "node": copied.id, "source": node.id},
+                details={"kind": node.kind, "size": total},
+                path=join_path(dst_segments),
+            )
             return self._info(session, copied, dst_segments)
 
     def _copy_node(
@@ -280,6 +315,7 @@ class NodeService(VaultServiceBase):
 
     # Trash -------------------------------------------------------------------
 
+    @records_denials
     def delete(self, actor: Principal, slug: str, path: str) -> TrashInfo:
         """Move a file or a folder (with everything in it) to the trash, as one item."""
         segments = split_path(path)
@@ -288,7 +324,7 @@ class NodeService(VaultServiceBase):
         with self.db.write() as session:
             now = self.clock.now()
             space = self._space(session, slug)
-            node = self._locate(session, actor, space, segments, Action.NODE_DELETE)
+            node, role = self._locate_with_role(session, actor, space, segments, Action.NODE_DELETE)
             size, retain = session.execute(
                 select(func.coalesce(func.sum(Version.size), 0), func.max(Version.retain_days))
                 .join(Node, Node.current_version_id == Version.id)
@@ -311,8 +347,18 @@ class NodeService(VaultServiceBase):
             node.trash_id = item.id
             node.updated_at = now
             self._charge(session, space.id, -int(size))
+            self._record(
+                session,
+                actor,
+                AuditAction.NODE_DELETE,
+                {"space": space.id, "node": node.id, "trash": item.id},
+                details={"kind": node.kind, "size": int(size)},
+                path=join_path(segments),
+                role=role,
+            )
             return self._trash_info(session, space, item, node)
 
+    @records_denials
     def trash(self, actor: Principal, slug: str) -> list[TrashInfo]:
         """Trash items of a space the caller may restore, newest first."""
         with self.db.read() as session:
@@ -334,6 +380,7 @@ class NodeService(VaultServiceBase):
                 raise not_found()  # a space the caller cannot see answers like a missing one
             return visible
 
+    @records_denials
     def restore(
         self, actor: Principal, slug: str, trash_id: str, *, new_name: str | None = None
     ) -> NodeInfo:
@@ -359,6 +406,14 @@ class NodeService(VaultServiceBase):
             self._place(session, space, node, parent, name)
             session.delete(item)
             self._charge(session, space.id, item.size_bytes)
+            self._record(
+                session,
+                actor,
+                AuditAction.TRASH_RESTORE,
+                {"space": space.id, "node": node.id, "trash": item.id},
+                details={"kind": node.kind, "size": item.size_bytes},
+                path=join_path([*folder, name]),
+            )
             return self._info(session, node, [*folder, name])
 
     def _restore_target(self, session: Session, space: Space, item: TrashItem) -> Node:

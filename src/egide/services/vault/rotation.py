@@ -24,6 +24,8 @@ from egide.core.crypto.keys import unwrap_dek, wrap_dek
 from egide.core.db.models import Content, Node, Space, SpaceKey, Upload, UploadPart
 from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, authorize
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 from egide.services.vault.base import VaultContext, VaultServiceBase
 
 BATCH = 200
@@ -44,6 +46,7 @@ class KeyRotationService(VaultServiceBase):
 
     # Master keys ---------------------------------------------------------------
 
+    @records_denials
     def rotate_master(
         self, actor: Principal, *, progress: Progress | None = None
     ) -> RotationReport:
@@ -77,6 +80,14 @@ class KeyRotationService(VaultServiceBase):
             done += len(batch)
             if progress:
                 progress(done, total)
+        with self.db.write() as session:
+            self._record(
+                session,
+                actor,
+                AuditAction.KEY_ROTATE_MASTER,
+                {"key": current},
+                details={"resumed": resumed, "rewrapped": done},
+            )
         return RotationReport(new_key_id=current, resumed=resumed, rewrapped=done)
 
     @staticmethod
@@ -92,6 +103,7 @@ class KeyRotationService(VaultServiceBase):
 
     # Space keys ----------------------------------------------------------------
 
+    @records_denials
     def rotate_space(
         self, actor: Principal, slug: str, *, progress: Progress | None = None
     ) -> RotationReport:
@@ -134,6 +146,14 @@ class KeyRotationService(VaultServiceBase):
             if progress:
                 progress(done, total)
         self._retire_old_keys(space_id, current)
+        with self.db.write() as session:
+            self._record(
+                session,
+                actor,
+                AuditAction.KEY_ROTATE_SPACE,
+                {"space": space_id, "key": current},
+                details={"resumed": resumed, "rewrapped": done},
+            )
         return RotationReport(new_key_id=current, resumed=resumed, rewrapped=done)
 
     def _rotate_batch(self, space_id: str, current: str) -> int:

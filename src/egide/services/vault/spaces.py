@@ -20,6 +20,8 @@ from egide.services.access.policy import (
     decide,
 )
 from egide.services.accounts.service import resolve_principal_ref
+from egide.services.audit.actions import AuditAction
+from egide.services.audit.denials import records_denials
 from egide.services.vault.base import VaultServiceBase, not_found
 from egide.services.vault.errors import NameTaken, NotAFolder
 from egide.services.vault.keyring import space_key_id
@@ -52,6 +54,7 @@ def _check_quotas(quota_bytes: int | None, history_quota_bytes: int | None) -> N
 
 
 class SpaceService(VaultServiceBase):
+    @records_denials
     def create(
         self,
         actor: Principal,
@@ -123,8 +126,23 @@ class SpaceService(VaultServiceBase):
                     created_by=actor.user_id,
                     now=now,
                 )
+                self._record(
+                    session,
+                    actor,
+                    AuditAction.GRANT_ADD,
+                    {"space": space_id, "node": root_id, kind: principal_id},
+                    details={"role": str(SpaceRole.MANAGER)},
+                )
+            self._record(
+                session,
+                actor,
+                AuditAction.SPACE_CREATE,
+                {"space": space_id, "node": root_id},
+                details={"quota_bytes": quota_bytes, "history_quota_bytes": history_quota_bytes},
+            )
             return self._space_info(session, actor, space)
 
+    @records_denials
     def list_spaces(self, actor: Principal) -> list[SpaceInfo]:
         """Spaces where the caller holds a role; every space for administrators.
 
@@ -138,13 +156,16 @@ class SpaceService(VaultServiceBase):
                 query = query.where(Space.id.in_(grants.visible_space_ids(session, actor)))
             return [self._space_info(session, actor, s) for s in session.scalars(query)]
 
+    @records_denials
     def get(self, actor: Principal, slug: str) -> SpaceInfo:
         with self.db.read() as session:
             space = self._space(session, slug)
-            if not actor.is_admin and space.id not in grants.visible_space_ids(session, actor):
+            sees_all = decide(actor, Action.SPACE_LIST_ALL) is Decision.ALLOW
+            if not sees_all and space.id not in grants.visible_space_ids(session, actor):
                 raise not_found()
             return self._space_info(session, actor, space)
 
+    @records_denials
     def set_quota(
         self,
         actor: Principal,
@@ -160,6 +181,13 @@ class SpaceService(VaultServiceBase):
             space.quota_bytes = quota_bytes
             space.history_quota_bytes = history_quota_bytes
             session.flush()
+            self._record(
+                session,
+                actor,
+                AuditAction.SPACE_QUOTA,
+                {"space": space.id},
+                details={"quota_bytes": quota_bytes, "history_quota_bytes": history_quota_bytes},
+            )
             return self._space_info(session, actor, space)
 
     def _space_info(self, session: Session, actor: Principal, space: Space) -> SpaceInfo:
@@ -177,6 +205,7 @@ class SpaceService(VaultServiceBase):
 
     # Members and grants ------------------------------------------------------
 
+    @records_denials
     def grant(self, actor: Principal, slug: str, path: str, principal: str, role: str) -> GrantView:
         """Give `principal` ("user:NAME" or "group:NAME") a role on the space or a folder."""
         parsed = parse_role(role)
@@ -193,6 +222,14 @@ class SpaceService(VaultServiceBase):
                 created_by=actor.user_id,
                 now=self.clock.now(),
             )
+            self._record(
+                session,
+                actor,
+                AuditAction.GRANT_ADD,
+                {"space": space.id, "node": node.id, kind: principal_id},
+                details={"role": str(parsed)},
+                path=join_path(segments),
+            )
             return GrantView(
                 principal=principal.strip(),
                 role=parsed.value,
@@ -200,14 +237,25 @@ class SpaceService(VaultServiceBase):
                 created_at=self.clock.now(),
             )
 
+    @records_denials
     def revoke(self, actor: Principal, slug: str, path: str, principal: str) -> bool:
         with self.db.write() as session:
-            _, node, _ = self._grant_target(session, actor, slug, path)
+            space, node, segments = self._grant_target(session, actor, slug, path)
             kind, principal_id = resolve_principal_ref(session, principal)
-            return grants.remove_grant(
+            removed = grants.remove_grant(
                 session, node_id=node.id, principal_kind=kind, principal_id=principal_id
             )
+            if removed:
+                self._record(
+                    session,
+                    actor,
+                    AuditAction.GRANT_REMOVE,
+                    {"space": space.id, "node": node.id, kind: principal_id},
+                    path=join_path(segments),
+                )
+            return removed
 
+    @records_denials
     def grants(self, actor: Principal, slug: str, path: str = "") -> list[GrantView]:
         """Roles given directly on the space root (members) or on a folder."""
         with self.db.read() as session:

@@ -12,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from egide.core.i18n import gettext_noop
+from egide.services.access.policy import Principal
+from egide.services.registry import Services
 from egide.services.vault.types import VersionInfo
 from egide.web.deps import Caller, Svc
 from egide.web.http import (
@@ -104,7 +106,21 @@ _ANY_TYPE: dict[str, Any] = {"*/*": {"schema": {"type": "string", "format": "bin
 def get_content(
     space: str, path: str, request: Request, caller: Caller, svc: Svc, version: str | None = None
 ) -> Response:
-    download = svc.files.open(caller, space, path, version_id=version)
+    return _content_answer(space, path, request, caller, svc, version, record=True)
+
+
+def _content_answer(
+    space: str,
+    path: str,
+    request: Request,
+    caller: Principal,
+    svc: Services,
+    version: str | None,
+    *,
+    record: bool,
+) -> Response:
+    """The GET answer; `record` is False for HEAD, which never sends content (no read event)."""
+    download = svc.files.open(caller, space, path, version_id=version, record=record)
     headers = {
         "ETag": etag(download.version_id),
         "Last-Modified": format_datetime(download.modified_at, usegmt=True),
@@ -154,7 +170,7 @@ def head_content(
     space: str, path: str, request: Request, caller: Caller, svc: Svc, version: str | None = None
 ) -> Response:
     # The GET answer minus its body: no byte is decrypted (the stream is never iterated).
-    answer = get_content(space, path, request, caller, svc, version)
+    answer = _content_answer(space, path, request, caller, svc, version, record=False)
     headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
     if isinstance(answer, StreamingResponse):
         headers["Content-Length"] = answer.headers.get("content-length", "0")
