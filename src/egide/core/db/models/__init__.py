@@ -11,6 +11,7 @@ from egide.core.db.models.audit import (
     AuditLeaf,
     AuditNode,
 )
+from egide.core.db.models.mfa import LoginThrottle, RecoveryCode, TotpFactor
 from egide.core.db.models.sessions import WebSession
 from egide.core.db.models.uploads import Upload, UploadPart
 from egide.core.db.models.vault import (
@@ -37,9 +38,12 @@ __all__ = [
     "Grant",
     "Group",
     "GroupMember",
+    "LoginThrottle",
     "Node",
+    "RecoveryCode",
     "Space",
     "SpaceKey",
+    "TotpFactor",
     "TrashItem",
     "Upload",
     "UploadPart",

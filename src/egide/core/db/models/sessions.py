@@ -31,3 +31,8 @@ class WebSession(Base):
     #: Shown to the user in "my sessions" so they can spot a session that is not theirs.
     client_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    #: When a second factor was verified in this session; None: password only,
+    #: and the session may do nothing but complete (or enrol) a second factor.
+    mfa_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Which one: "totp", "recovery-code", later "passkey" or an OIDC acr.
+    mfa_method: Mapped[str | None] = mapped_column(String(32))
