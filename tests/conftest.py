@@ -92,8 +92,13 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    """Settings for a data directory under tmp_path, on this test's database."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+    """Settings for a data directory under tmp_path, on this test's database.
+
+    No second factor required (`mfa_required="none"`), so the suite signs in with
+    a password as before; the MFA tests set the policy they test, and
+    tests/web/test_mfa.py runs the default ("everyone") end to end.
+    """
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, mfa_required="none")
 
 
 @pytest.fixture

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
+import pyotp
 import pytest
 
 from egide.core.config import Settings
 from egide.services.accounts.errors import BadCredentials
 from egide.services.registry import Services, build_services
-from tests.cli.conftest import PASSWORD, Cli
+from tests.cli.conftest import PASSWORD, Cli, said
 
 OTHER_PASSWORD = "quiet orchard lantern 5521"
 
@@ -213,3 +215,26 @@ def test_a_group_role_gives_its_members_access(cli: Cli, alice: str, bob: str) -
     message = cli.fails(4, "put", "note.txt", "cardio/other.txt", "-u", bob)
     assert "other.txt" not in cli.ls("cardio", alice)
     assert "Ask a manager of the space for the contributor role" in message
+
+
+def test_an_administrator_resets_a_lost_authenticator(
+    cli: Cli, alice: str, database_url: str
+) -> None:
+    settings = Settings(data_dir=cli.data_dir, database_url=database_url)
+    svc = build_services(settings)
+    try:
+        who = svc.accounts.principal_for_username(alice)
+        uri = svc.mfa.begin_totp(who).uri
+        secret = parse_qs(urlparse(uri).query)["secret"][0]
+        svc.mfa.confirm_totp(who, pyotp.TOTP(secret).now())
+        assert svc.mfa.status(who).totp
+    finally:
+        svc.close()
+    result = cli.ok("user", "mfa-reset", alice)
+    assert "authenticator of alice is removed" in said(result)
+    svc = build_services(settings)
+    try:
+        assert not svc.mfa.status(svc.accounts.principal_for_username(alice)).totp
+    finally:
+        svc.close()
+    assert "No authenticator app is set up" in cli.fails(5, "user", "mfa-reset", alice)

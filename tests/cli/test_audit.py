@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from egide.core.audit.checkpoint import verify_note
-from egide.core.db import Database
 from egide.core.config import Settings
+from egide.core.db import Database
 from egide.core.db.models import AuditEvent, AuditLeaf
 from egide.services.registry import build_services
 from tests.cli.conftest import Cli, said

@@ -21,6 +21,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.e2e.signin import sign_in
+
 pytestmark = pytest.mark.heavy
 
 PASSWORD = "violet tramway harbour 1987"
@@ -116,9 +118,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
 def test_two_gib_up_and_down_in_bounded_memory(server: tuple[str, int]) -> None:
     url, pid = server
     with httpx.Client(base_url=url, timeout=600) as client:
-        login = client.post("/api/v1/session", json={"username": "alice", "password": PASSWORD})
-        assert login.status_code == 200
-        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        client.headers["X-CSRF-Token"] = sign_in(client, "alice", PASSWORD)
         sent = hashlib.sha256()
 
         def upload() -> Iterator[bytes]:

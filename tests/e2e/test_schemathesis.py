@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.signin import sign_in
 from tests.e2e.test_http_streaming import egide
 from tests.e2e.test_tus_resume import PASSWORD, Server
 
@@ -45,17 +46,15 @@ def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
         report.write_text("compte rendu\n")
         egide(env, "put", str(report), "cardio/Dossier/cr.txt", "--user", "alice")
         with httpx.Client(base_url=server.url, timeout=10) as client:
-            signed = client.post(
-                "/api/v1/session", json={"username": "alice", "password": PASSWORD}
-            )
-            signed.raise_for_status()
+            # Under the default policy: alice sets up her authenticator app first.
+            csrf = sign_in(client, "alice", PASSWORD)
             created = client.post(
                 "/api/v1/tokens",
                 json={
                     "name": "schemathesis",
-                    "scopes": ["files:read", "files:write", "shares:manage", "admin"],
+                    "scopes": ["files:read", "files:write", "shares:manage", "admin", "audit:read"],
                 },
-                headers={"X-CSRF-Token": signed.json()["csrf_token"]},
+                headers={"X-CSRF-Token": csrf},
             )
             created.raise_for_status()
         yield server.url, created.json()["secret"]

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from tusclient.client import TusClient
 
+from tests.e2e.signin import sign_in
 from tests.e2e.test_http_streaming import egide, free_port
 
 pytestmark = pytest.mark.heavy
@@ -93,12 +94,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def bearer_token(url: str) -> str:
     with httpx.Client(base_url=url, timeout=30) as client:
-        login = client.post("/api/v1/session", json={"username": "alice", "password": PASSWORD})
-        assert login.status_code == 200, login.text
+        csrf = sign_in(client, "alice", PASSWORD)
         created = client.post(
             "/api/v1/tokens",
             json={"name": "tus", "scopes": ["files:read", "files:write"]},
-            headers={"X-CSRF-Token": login.json()["csrf_token"]},
+            headers={"X-CSRF-Token": csrf},
         )
         assert created.status_code == 201, created.text
         secret: str = created.json()["secret"]

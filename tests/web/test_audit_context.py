@@ -85,3 +85,14 @@ def test_a_refused_read_is_recorded_with_its_client(
     context = svc.audit.open_context(denied.id)
     assert context is not None
     assert context["client"]["address"] == "testclient"
+
+
+def test_the_purpose_header_is_in_the_contract_of_every_authenticated_operation(
+    app_client: TestClient,
+) -> None:
+    paths = app_client.get("/api/v1/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            names = {p["name"] for p in operation.get("parameters", [])}
+            authenticated = "security" in operation
+            assert ("Egide-Purpose" in names) == authenticated, (method, path)

@@ -114,6 +114,20 @@ def user_enable(ctx: typer.Context, username: str) -> None:
     console.print(f"User {username} enabled.")
 
 
+@users.command("mfa-reset")
+def user_mfa_reset(ctx: typer.Context, username: str) -> None:
+    """Remove a user's authenticator app and recovery codes (a lost or stolen phone).
+
+    The user sets up a new one at the next sign-in (the MFA policy asks for it).
+    """
+    with handled_errors():
+        services(ctx).mfa.remove_totp(SYSTEM, username)
+    console.print(
+        f"The authenticator of {username} is removed, with its recovery codes; they set up a "
+        "new one at their next sign-in."
+    )
+
+
 @users.command("passwd")
 def user_passwd(
     ctx: typer.Context,

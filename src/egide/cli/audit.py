@@ -106,6 +106,7 @@ def verify(
             {
                 "clean": report.clean,
                 "entries": report.entries,
+                "archived": report.archived,
                 "head": head,
                 "checkpoints": report.checkpoints,
                 "latest_checkpoint": report.latest_checkpoint,
@@ -125,8 +126,13 @@ def verify(
         return
     latest = "none" if report.latest_checkpoint is None else str(report.latest_checkpoint)
     outside = "" if report.from_checkpoint is None else f"; extends {report.from_checkpoint}"
+    archived = (
+        ""
+        if not report.archived
+        else f" (the first {report.archived} archived, checked by their leaf hashes)"
+    )
     out.print(
-        f"Audit log verified: {report.entries} entries, head {head}, latest checkpoint "
-        f"{latest}{outside}.",
+        f"Audit log verified: {report.entries} entries{archived}, head {head}, latest "
+        f"checkpoint {latest}{outside}.",
         markup=False,
     )

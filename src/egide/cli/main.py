@@ -9,6 +9,9 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+import egide.cli.audit_export  # registers `egide audit export` and `egide audit archive`
+import egide.cli.audit_forward  # registers `egide audit forward` on `egide audit`
+import egide.cli.audit_reports  # noqa: F401 - registers `egide audit report` on `egide audit`
 from egide.cli import accounts, audit, files, maintenance, serve, spaces
 from egide.cli.common import CliState, console, fail, handled_errors, print_json, read_secret_line
 from egide.cli.remote import commands as remote_commands

@@ -36,8 +36,18 @@ def _first_start(settings: Settings) -> None:
         "[bold]First administrator[/]: admin\n"
         f"  one-time password: {password}\n"
         "  It must be changed at the first sign-in (POST /api/v1/me/password), or now\n"
-        "  with `egide user passwd admin --no-must-change`; until then it allows nothing else."
+        "  with `egide user passwd admin --no-must-change`; until then it allows nothing else.\n"
+        "  Then an authenticator app is set up, as for every user (setting mfa_required)."
     )
+
+
+def warn_without_mfa(settings: Settings) -> None:
+    """Say it loudly when no second factor is required: never right with real data."""
+    if settings.mfa_required == "none":
+        console.print(
+            "[yellow]Warning: no second factor is required (EGIDE_MFA_REQUIRED=none): a "
+            "password alone opens a session. For tests and development only.[/]"
+        )
 
 
 def serve(
@@ -66,6 +76,7 @@ def serve(
             "[yellow]Listening beyond loopback: put a TLS reverse proxy in front and set "
             "EGIDE_SECURE_COOKIES=true.[/]"
         )
+    warn_without_mfa(settings)
     configure_logging()
     try:
         uvicorn.run(

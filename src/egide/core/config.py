@@ -12,13 +12,15 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from egide.core import workhours
 
 
 class Settings(BaseSettings):
@@ -97,6 +99,60 @@ class Settings(BaseSettings):
         ge=1,
         description="A web session ends this long after sign-in, whatever the activity.",
     )
+    login_free_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Failed log-ins allowed to one account before any delay.",
+    )
+    login_address_free_failures: int = Field(
+        default=50,
+        ge=0,
+        description="Failed log-ins allowed from one client address (IPv6: one /64) before "
+        "any delay; higher than per account, as a hospital's users may share one address.",
+    )
+    login_backoff_base_seconds: int = Field(
+        default=1,
+        ge=1,
+        description="Delay after the first failed log-in beyond the free ones; it doubles at "
+        "each further failure.",
+    )
+    login_backoff_max_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="The longest delay between log-in attempts, however many failures: an "
+        "account is never locked for good.",
+    )
+    login_failure_memory_hours: int = Field(
+        default=24,
+        ge=1,
+        description="A failure counter is forgotten this long after its last failure.",
+    )
+    login_address_leak_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="A client address's failure counter forgets one failure every this many "
+        "seconds, so a steady trickle of typos never adds up.",
+    )
+    mfa_required: Literal["everyone", "admins", "groups", "none"] = Field(
+        default="everyone",
+        description="Who must sign in with a second factor (TOTP): `everyone` (as the "
+        "PGSSI-S asks for access to health data), `admins` (users holding any global "
+        "role), `groups` (members of the groups named in `mfa_groups`), or `none` (tests "
+        "and development only: `egide serve` warns). A user who enrolled a factor is asked "
+        "for it whatever this says.",
+    )
+    mfa_groups: str | None = Field(
+        default=None,
+        pattern=r"^[^\s,]+(,[^\s,]+)*$",
+        description='With `mfa_required = "groups"`: the names of the groups whose '
+        "members must use a second factor, comma-separated (e.g. `urgences,dim`).",
+    )
+    mfa_issuer: str = Field(
+        default="Égide",
+        pattern=r"^[^:]{1,64}$",
+        description="The issuer an authenticator app shows beside the account name "
+        "(otpauth:// URI of the enrolment QR code), e.g. `Égide CHU Exemple`. No colon.",
+    )
     language: Literal["fr", "en"] = Field(
         default="fr",
         description="Language of error messages when the client states no preference: "
@@ -131,9 +187,70 @@ class Settings(BaseSettings):
         "(WORM) share outside this server. Default: none (checkpoints are kept in the "
         "database only).",
     )
+    audit_syslog_url: str | None = Field(
+        default=None,
+        pattern=r"^(tcp|udp)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$",
+        description="Syslog collector every audit entry is forwarded to, as RFC 5424 "
+        "messages: `tcp://host:port` (octet-counting framing, RFC 6587) or "
+        "`udp://host:port`. Default: none (no forwarding).",
+    )
+    audit_syslog_app_name: str = Field(
+        default="egide",
+        pattern=r"^[!-~]{1,48}$",
+        description="APP-NAME of the forwarded syslog messages (1 to 48 printable ASCII "
+        "characters, no space).",
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Audit entries older than this many days leave the live log at the next "
+        "`egide audit archive`, moved into a signed archive bundle; their leaf hashes stay.",
+    )
+    audit_archive_dir: Path | None = Field(
+        default=None,
+        description="Directory of the audit archive bundles written by `egide audit archive`. "
+        "Default: `audit-archive` in the data directory.",
+    )
+    audit_working_hours: str = Field(
+        default="07:00-20:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+        description="Working hours of the out-of-hours access report, `HH:MM-HH:MM` in "
+        "`audit_timezone` (start included, end excluded, start before end).",
+    )
+    audit_working_days: str = Field(
+        default="mon-fri",
+        pattern=r"^[a-z]{3}(-[a-z]{3})?(,[a-z]{3}(-[a-z]{3})?)*$",
+        description="Working days of the out-of-hours access report: days and ranges of "
+        "`mon` ... `sun`, e.g. `mon-fri` or `mon-fri,sat`.",
+    )
+    audit_timezone: str = Field(
+        default="Europe/Paris",
+        description="Time zone (IANA name) of `audit_working_hours` and `audit_working_days`.",
+    )
+
+    @field_validator("mfa_groups")
+    @classmethod
+    def _mfa_groups(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Requiring MFA of "groups" with none named would silently require it of nobody.
+        if info.data.get("mfa_required") == "groups" and not value:
+            raise ValueError('mfa_required = "groups" needs the group names in mfa_groups')
+        return value
+
+    @field_validator("audit_working_hours", "audit_working_days", "audit_timezone")
+    @classmethod
+    def _working_time(cls, value: str, info: ValidationInfo) -> str:
+        # The one parser the report uses, so a setting it cannot read fails at start-up.
+        workhours.check(str(info.field_name), value)
+        return value
 
     @field_validator(
-        "data_dir", "blob_dir", "key_file", "escrow_file", "audit_checkpoint_dir", mode="after"
+        "data_dir",
+        "blob_dir",
+        "key_file",
+        "escrow_file",
+        "audit_checkpoint_dir",
+        "audit_archive_dir",
+        mode="after",
     )
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
@@ -177,6 +294,10 @@ class Settings(BaseSettings):
     @property
     def resolved_escrow_file(self) -> Path:
         return self.escrow_file or self.data_dir / "recovery-escrow.json"
+
+    @property
+    def resolved_audit_archive_dir(self) -> Path:
+        return self.audit_archive_dir or self.data_dir / "audit-archive"
 
     @property
     def resolved_audit_origin(self) -> str:

@@ -21,9 +21,12 @@ from egide.core.db import Database
 from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
 from egide.services.accounts.service import AccountService
+from egide.services.accounts.throttle import ThrottlePolicy
 from egide.services.audit.checkpoints import CheckpointPolicy
 from egide.services.audit.context import ContextSealer
 from egide.services.audit.service import AuditService
+from egide.services.mfa.policy import MfaPolicy
+from egide.services.mfa.service import MfaService
 from egide.services.sessions.service import SessionService
 from egide.services.uploads.service import UploadService
 from egide.services.vault.base import VaultContext
@@ -54,6 +57,7 @@ class Services:
     sessions: SessionService
     uploads: UploadService
     audit: AuditService
+    mfa: MfaService
 
     def close(self) -> None:
         self.db.dispose()
@@ -131,7 +135,18 @@ def _wire(
     )
     files = FileService(ctx)
     escrow: Path = settings.resolved_escrow_file
-    accounts = AccountService(db, hasher=hasher, clock=clock, audit=audit.recorder)
+    mfa_policy = MfaPolicy.from_settings(settings)
+    accounts = AccountService(
+        db,
+        hasher=hasher,
+        clock=clock,
+        audit=audit.recorder,
+        throttle=ThrottlePolicy.from_settings(settings),
+        mfa_policy=mfa_policy,
+    )
+    mfa = MfaService(
+        db, keys, policy=mfa_policy, issuer=settings.mfa_issuer, clock=clock, audit=audit.recorder
+    )
     return Services(
         settings=settings,
         db=db,
@@ -150,9 +165,11 @@ def _wire(
             lifetime=dt.timedelta(hours=settings.session_lifetime_hours),
             clock=clock,
             audit=audit.recorder,
+            mfa=mfa,
         ),
         uploads=UploadService(ctx, files),
         audit=audit,
+        mfa=mfa,
     )
 
 

@@ -18,7 +18,9 @@ from egide.core.errors import EgideError
 from egide.services.audit.worker import AuditWorker
 from egide.services.registry import Services
 from egide.web import openapi, problems
-from egide.web.api import content, session, spaces, tokens, tree, uploads
+from egide.web.api import content, mfa, session, spaces, tokens, tree, uploads
+from egide.web.api.audit import router as audit_router
+from egide.web.api.audit_reports import router as audit_reports_router
 from egide.web.observability import Metrics, ObservabilityMiddleware
 
 
@@ -29,7 +31,7 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        worker = AuditWorker(services.audit) if background else None
+        worker = AuditWorker.for_services(services) if background else None
         if worker is not None:
             worker.start()
         try:
@@ -57,11 +59,14 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
     app.add_exception_handler(405, _method_not_allowed)
     for router in (
         session.router,
+        mfa.router,
         tokens.router,
         spaces.router,
         content.router,
         tree.router,
         uploads.router,
+        audit_router,
+        audit_reports_router,
     ):
         app.include_router(router)
 

@@ -4,6 +4,11 @@ A caller is either an API token (`Authorization: Bearer ...`) or a session
 cookie; with a cookie, unsafe methods must carry the session's CSRF token in
 `X-CSRF-Token` (API.md, Conventions). Deciding what the caller may do is the
 services' job, not this module's.
+
+A session that has not given the second factor its user must give answers
+`mfa-required` (or `mfa-enrolment-required`) through `Caller`; the few
+routes that serve that step take `CallerCompletingMfa` instead, and who-am-I
+`CallerChangingPassword` (SessionService.authenticate).
 """
 
 from __future__ import annotations
@@ -58,7 +63,12 @@ def bearer_token(request: Request) -> str | None:
 
 
 def _principal(
-    request: Request, svc: Services, web_sessions: SessionService, *, password_change: bool
+    request: Request,
+    svc: Services,
+    web_sessions: SessionService,
+    *,
+    password_change: bool,
+    mfa_pending: bool = False,
 ) -> Principal:
     check_purpose(request)
     token = bearer_token(request)
@@ -67,9 +77,13 @@ def _principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise NoSession()
-    who, _ = web_sessions.authenticate(cookie, password_change=password_change)
+    who, info = web_sessions.authenticate(
+        cookie, password_change=password_change, mfa_pending=mfa_pending
+    )
     if request.method not in SAFE_METHODS:
         web_sessions.check_csrf(cookie, request.headers.get(CSRF_HEADER))
+    # How this session gave its second factor, for the routes that ask (creating a token).
+    request.state.mfa_method = info.mfa_method
     return who
 
 
@@ -86,11 +100,29 @@ def principal_changing_password(
     svc: Annotated[Services, Depends(services)],
     web_sessions: Annotated[SessionService, Depends(sessions)],
 ) -> Principal:
-    """The caller even while its password awaits its change (for who-am-I only)."""
-    return _principal(request, svc, web_sessions, password_change=True)
+    """The caller even while its password awaits its change or its session its second
+    factor (for who-am-I only)."""
+    return _principal(request, svc, web_sessions, password_change=True, mfa_pending=True)
+
+
+def principal_completing_mfa(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    web_sessions: Annotated[SessionService, Depends(sessions)],
+) -> Principal:
+    """The caller even before its session gave its second factor (to enrol one)."""
+    return _principal(request, svc, web_sessions, password_change=False, mfa_pending=True)
+
+
+def session_mfa(request: Request, _caller: Annotated[Principal, Depends(principal)]) -> str | None:
+    """How the caller's session gave its second factor; None for a token or not at all."""
+    method: str | None = getattr(request.state, "mfa_method", None)
+    return method
 
 
 Caller = Annotated[Principal, Depends(principal)]
 CallerChangingPassword = Annotated[Principal, Depends(principal_changing_password)]
+CallerCompletingMfa = Annotated[Principal, Depends(principal_completing_mfa)]
+SessionMfa = Annotated[str | None, Depends(session_mfa)]
 Svc = Annotated[Services, Depends(services)]
 Sessions = Annotated[SessionService, Depends(sessions)]

@@ -24,7 +24,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from egide.web.deps import SESSION_COOKIE
+from egide.services.audit.context import Purpose
+from egide.web.deps import PURPOSE_HEADER, SESSION_COOKIE
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -69,6 +70,16 @@ PUBLIC = frozenset(
     }
 )
 
+#: Every authenticated request may say why it accesses the data (the audit context).
+PURPOSE_PARAMETER: dict[str, Any] = {
+    "name": PURPOSE_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Why the caller accesses the data, sealed into the audit context of "
+    "the request's actions and shown in access reports; another value is a 400.",
+    "schema": {"type": "string", "enum": [str(p) for p in Purpose]},
+}
+
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearer": {
         "type": "http",
@@ -97,6 +108,7 @@ def _rewrite_operation(path: str, method: str, operation: dict[str, Any]) -> Non
             responses.setdefault(status, {"description": description})
         if (method, path) not in PUBLIC:
             operation["security"] = [{"bearer": []}, {"session": []}]
+            operation.setdefault("parameters", []).append(PURPOSE_PARAMETER)
     for status, response in responses.items():
         if status[0] in "45" and "content" not in response:
             response["content"] = _problem_content()

@@ -153,19 +153,27 @@ def from_error(
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidInput) and exc.field:
         extra["field"] = exc.field
-    headers = (
-        {"WWW-Authenticate": 'Bearer realm="egide"'}
-        if exc.kind is ErrorKind.UNAUTHENTICATED
-        else None
-    )
     return _response(
         status or STATUS[exc.kind],
         exc.code,
         detail=render(exc, language),
         language=language,
-        headers=headers,
+        headers=_headers(exc),
         extra=extra,
     )
+
+
+def _headers(exc: EgideError) -> dict[str, str] | None:
+    """The headers an error's kind calls for: the scheme to authenticate with
+    (RFC 9110 11.6.1), and when to try again for an error that says so (10.2.3)."""
+    headers: dict[str, str] = {}
+    if exc.kind is ErrorKind.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = 'Bearer realm="egide"'
+    # Any error may carry `retry_after` (whole seconds): LoginThrottled does.
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int) and retry_after > 0:
+        headers["Retry-After"] = str(retry_after)
+    return headers or None
 
 
 async def handle_egide_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from egide.core.clock import ManualClock
 from egide.core.db import Database

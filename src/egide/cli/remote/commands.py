@@ -1,9 +1,13 @@
 """`egide login URL` and `egide logout`: an API token per remote, in the remotes file.
 
-Logging in opens a web session with the password, creates an API token
-with the `files:read` and `files:write` scopes, ends the session, checks
-that the token works through that address, and stores it (config.py).
-The password and the token never appear in an argument, a log or a message.
+Logging in opens a web session with the password, gives the second factor
+when the server asks for one (a code typed by the user), creates an API
+token with the `files:read` and `files:write` scopes, ends the session,
+checks that the token works through that address, and stores it
+(config.py). The password, the code and the token never appear in an
+argument, a log or a message. A user who has not set up a second factor yet
+is sent to the web interface: the device authorization flow (RFC 8628) that
+will let the CLI do it is a later piece (issue 5, item 3).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import socket
 import sys
 from typing import Any
 
+import httpx
 import typer
 
 from egide.cli.common import console, fail
@@ -19,6 +24,7 @@ from egide.cli.remote import config
 from egide.cli.remote.client import API, RemoteClient, normalise_url
 from egide.cli.remote.config import Remote
 from egide.cli.remote.errors import RemoteError, remote_errors
+from egide.core.errors import ErrorKind
 
 #: What the file commands need; nothing administrative.
 SCOPES = ("files:read", "files:write")
@@ -36,22 +42,67 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
+def _read_code(from_stdin: bool) -> str:
+    """The second factor: the next line of standard input, or a prompt (not echoed)."""
+    if from_stdin:
+        line = sys.stdin.readline().strip()
+        if not line:
+            fail(
+                "This account signs in with a second factor: give the code of your "
+                "authenticator app (or a recovery code) on the line after the password.",
+                code=2,
+            )
+        return line
+    if not sys.stdin.isatty():
+        fail("No terminal to ask for the second-factor code: use --password-stdin.", code=2)
+    code: str = typer.prompt("Code (authenticator app, or a recovery code)", hide_input=True)
+    return code
+
+
+def _session_headers(client: RemoteClient, response: httpx.Response) -> dict[str, str]:
+    """What a session request carries: its CSRF token and its cookie.
+
+    The cookie goes back by hand: with EGIDE_SECURE_COOKIES it is marked
+    Secure, and a cookie jar would not return it to http://127.0.0.1.
+    """
+    csrf = client.json_of(response).get("csrf_token")
+    headers = {
+        "X-CSRF-Token": str(csrf),
+        "Cookie": "; ".join(f"{k}={v}" for k, v in response.cookies.items()),
+    }
+    client.http.cookies.clear()
+    return headers
+
+
+def _second_factor(
+    client: RemoteClient, headers: dict[str, str], signed: dict[str, Any], code_stdin: bool
+) -> dict[str, str]:
+    """Give the second factor when the server asks; the renewed session's headers."""
+    if signed.get("mfa_enrolment_required"):
+        raise RemoteError(
+            f"Your account must use a second factor and has none yet. Sign in to the web "
+            f"interface at {client.url} and set up an authenticator app (or call POST "
+            f"{API}/me/mfa/totp), then run egide login again.",
+            kind=ErrorKind.FORBIDDEN,
+        )
+    if not signed.get("mfa_required"):
+        return headers
+    code = _read_code(code_stdin)
+    verified = client.request("POST", f"{API}/session/mfa", json={"code": code}, headers=headers)
+    return _session_headers(client, verified)
+
+
 def _create_token(
-    client: RemoteClient, username: str, password: str, name: str, days: int
+    client: RemoteClient, username: str, password: str, name: str, days: int, *, stdin: bool
 ) -> dict[str, Any]:
-    """Sign in, create the token, sign out (even when the token could not be made)."""
+    """Sign in (with the second factor if asked), create the token, sign out (even when
+    the token could not be made)."""
     session = client.request(
         "POST", f"{API}/session", json={"username": username, "password": password}
     )
-    csrf = client.json_of(session).get("csrf_token")
-    # The cookie goes back by hand: with EGIDE_SECURE_COOKIES it is marked Secure,
-    # and a cookie jar would not return it to http://127.0.0.1.
-    headers = {
-        "X-CSRF-Token": str(csrf),
-        "Cookie": "; ".join(f"{k}={v}" for k, v in session.cookies.items()),
-    }
-    client.http.cookies.clear()
+    headers = _session_headers(client, session)
     try:
+        headers = _second_factor(client, headers, client.json_of(session), stdin)
         token: dict[str, Any] = client.json(
             "POST",
             f"{API}/tokens",
@@ -87,7 +138,11 @@ def login(
     remote_name: str = typer.Option(
         config.DEFAULT_NAME, help="Store the token under this remote name."
     ),
-    password_stdin: bool = typer.Option(False, help="Read the password from standard input."),
+    password_stdin: bool = typer.Option(
+        False,
+        help="Read the password from standard input (and, if the server asks for one, the "
+        "second-factor code from the next line).",
+    ),
     expires_in_days: int = typer.Option(90, min=1, max=365, help="Token lifetime in days."),
     insecure_http: bool = typer.Option(
         False, help="Allow plain http:// to a host other than this machine."
@@ -105,7 +160,9 @@ def login(
         password = _read_password(password_stdin)
         token_name = name or f"egide CLI on {socket.gethostname()}"[:100]
         with RemoteClient(base) as client:
-            token = _create_token(client, username, password, token_name, expires_in_days)
+            token = _create_token(
+                client, username, password, token_name, expires_in_days, stdin=password_stdin
+            )
         del password
         remote = Remote(
             name=remote_name,

@@ -7,6 +7,8 @@
     master key  -> audit context key (HKDF "egide audit context v1") seals the
                    personal context of audit events,
                    aad "egide audit context v1|<master id>|<event id>"
+    master key  -> TOTP secret key (HKDF "egide totp secret v1") seals each
+                   user's TOTP shared secret, aad "egide totp secret v1|<master id>|<user id>"
 
 Every wrapped value is nonce (12) | AES-256-GCM ciphertext and tag. The ids
 in the associated data bind a wrapped key to its row: a wrapped DEK copied to
@@ -39,6 +41,8 @@ _NAME_KEY_INFO: Final = b"egide names v1"
 _INDEX_KEY_INFO: Final = b"egide name index v1"
 _CONTEXT_KEY_INFO: Final = b"egide audit context v1"
 _CONTEXT_AAD: Final = "egide audit context v1|{master_id}|{event_id}"
+_TOTP_KEY_INFO: Final = b"egide totp secret v1"
+_TOTP_AAD: Final = "egide totp secret v1|{master_id}|{user_id}"
 
 _WRAP_FAILED: Final = (
     "A stored key failed its integrity check ({what}). The database row may have been "
@@ -47,6 +51,11 @@ _WRAP_FAILED: Final = (
 _CONTEXT_FAILED: Final = (
     "The personal context of audit event {event_id} failed its integrity check. The "
     "row may have been altered or moved; restore it from a backup."
+)
+_TOTP_FAILED: Final = (
+    "The second-factor secret of user {user_id} failed its integrity check. The row may "
+    "have been altered or moved; restore it from a backup, or remove the factor and enrol "
+    "it again."
 )
 _NAME_FAILED: Final = (
     "A stored name failed its integrity check (node {node_id}). The database row may "
@@ -122,6 +131,23 @@ def unwrap_dek(space_key: Secret, space_key_id: str, blob_key: str, wrapped: byt
     return _unwrap(space_key, wrapped, aad.encode(), f"data key of blob {blob_key}")
 
 
+def _seal_derived(master: Secret, info: bytes, aad: bytes, plain: bytes) -> bytes:
+    """nonce | AES-256-GCM of `plain` under HKDF(master, `info`): a key per use."""
+    nonce = os.urandom(NONCE_SIZE)
+    return nonce + AESGCM(_derive(master, info)).encrypt(nonce, plain, aad)
+
+
+def _open_derived(master: Secret, info: bytes, aad: bytes, sealed: bytes) -> bytes | None:
+    """The plaintext of `_seal_derived`, or None when it fails its integrity check."""
+    if len(sealed) < NONCE_SIZE + TAG_SIZE:
+        return None
+    view = memoryview(sealed)
+    try:
+        return AESGCM(_derive(master, info)).decrypt(view[:NONCE_SIZE], view[NONCE_SIZE:], aad)
+    except InvalidTag:
+        return None
+
+
 def seal_audit_context(master: Secret, master_id: str, event_id: str, plain: bytes) -> bytes:
     """nonce | AES-256-GCM of an audit event's context, under a key derived from the master.
 
@@ -130,22 +156,36 @@ def seal_audit_context(master: Secret, master_id: str, event_id: str, plain: byt
     another event or relabelled with another master id fails to open.
     Master keys are escrowed, so contexts survive the loss of the key file.
     """
-    nonce = os.urandom(NONCE_SIZE)
     aad = _CONTEXT_AAD.format(master_id=master_id, event_id=event_id).encode()
-    return nonce + AESGCM(_derive(master, _CONTEXT_KEY_INFO)).encrypt(nonce, plain, aad)
+    return _seal_derived(master, _CONTEXT_KEY_INFO, aad, plain)
 
 
 def open_audit_context(master: Secret, master_id: str, event_id: str, sealed: bytes) -> bytes:
-    if len(sealed) < NONCE_SIZE + TAG_SIZE:
-        raise IntegrityError(_CONTEXT_FAILED, event_id=event_id)
-    view = memoryview(sealed)
     aad = _CONTEXT_AAD.format(master_id=master_id, event_id=event_id).encode()
-    try:
-        return AESGCM(_derive(master, _CONTEXT_KEY_INFO)).decrypt(
-            view[:NONCE_SIZE], view[NONCE_SIZE:], aad
-        )
-    except InvalidTag as exc:
-        raise IntegrityError(_CONTEXT_FAILED, event_id=event_id) from exc
+    plain = _open_derived(master, _CONTEXT_KEY_INFO, aad, sealed)
+    if plain is None:
+        raise IntegrityError(_CONTEXT_FAILED, event_id=event_id)
+    return plain
+
+
+def seal_totp_secret(master: Secret, master_id: str, user_id: str, plain: bytes) -> bytes:
+    """nonce | AES-256-GCM of a user's TOTP shared secret (issue 5).
+
+    The server must read the secret back to check codes, so it cannot be
+    hashed; a key of its own (HKDF) keeps it apart from the other uses of the
+    master key, and the user id in the associated data stops a sealed secret
+    copied onto another user's row from opening there.
+    """
+    aad = _TOTP_AAD.format(master_id=master_id, user_id=user_id).encode()
+    return _seal_derived(master, _TOTP_KEY_INFO, aad, plain)
+
+
+def open_totp_secret(master: Secret, master_id: str, user_id: str, sealed: bytes) -> bytes:
+    aad = _TOTP_AAD.format(master_id=master_id, user_id=user_id).encode()
+    plain = _open_derived(master, _TOTP_KEY_INFO, aad, sealed)
+    if plain is None:
+        raise IntegrityError(_TOTP_FAILED, user_id=user_id)
+    return plain
 
 
 def normalize_name(name: str) -> str:

@@ -83,6 +83,14 @@ class KeyProvider(Protocol):
         """The context's bytes; IntegrityError if altered, KeyUnavailable for an unknown id."""
         ...
 
+    def seal_totp_secret(self, user_id: str, plain: bytes) -> tuple[str, bytes]:
+        """(master id, sealed) of a user's TOTP shared secret, under the current key."""
+        ...
+
+    def open_totp_secret(self, master_id: str, user_id: str, sealed: bytes) -> bytes:
+        """The secret; IntegrityError if altered or moved, KeyUnavailable for an unknown id."""
+        ...
+
 
 class FileKeyProvider:
     """Master keys in a 0600 key file; each also sealed to the recovery key in an escrow."""
@@ -240,6 +248,14 @@ class FileKeyProvider:
 
     def open_audit_context(self, master_id: str, event_id: str, sealed: bytes) -> bytes:
         return keys.open_audit_context(self._master(master_id), master_id, event_id, sealed)
+
+    def seal_totp_secret(self, user_id: str, plain: bytes) -> tuple[str, bytes]:
+        ring = self._ring
+        master = self._master(ring.current)
+        return ring.current, keys.seal_totp_secret(master, ring.current, user_id, plain)
+
+    def open_totp_secret(self, master_id: str, user_id: str, sealed: bytes) -> bytes:
+        return keys.open_totp_secret(self._master(master_id), master_id, user_id, sealed)
 
     # -- audit signing key ------------------------------------------------
 

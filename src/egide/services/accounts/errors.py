@@ -19,6 +19,8 @@
     ├── AccountDisabled         right password, disabled account
     ├── AccountGone             the account behind a session no longer exists
     └── InvalidToken            malformed, unknown, expired, revoked token
+    EgideError (kind throttled)
+    └── LoginThrottled          too many failed log-ins: wait `retry_after` seconds
 
 The authentication errors carry one fixed message each, so a caller cannot
 tell an unknown user from a wrong password, nor one bad token from another.
@@ -26,7 +28,18 @@ tell an unknown user from a wrong password, nor one bad token from another.
 
 from __future__ import annotations
 
-from egide.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from egide.core.errors import (
+    Conflict,
+    EgideError,
+    ErrorKind,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+
+#: Waits from this long on are told in minutes.
+_MINUTES_FROM = 120
 
 
 class WeakPassword(InvalidInput):
@@ -121,6 +134,30 @@ class InvalidToken(Unauthenticated):
 
     def __init__(self) -> None:
         super().__init__("This API token is invalid, expired or revoked. Create a new one.")
+
+
+class LoginThrottled(EgideError):
+    """An attempt refused unjudged by the back-off (`accounts/throttle.py`).
+
+    Its message is the same whatever the name tried, so it tells nothing about
+    which accounts exist; `retry_after` (seconds) becomes the HTTP Retry-After.
+    """
+
+    kind = ErrorKind.THROTTLED
+    code = "login-throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        if retry_after < _MINUTES_FROM:
+            super().__init__(
+                "Too many failed log-in attempts. Wait {seconds} s, then try again.",
+                seconds=retry_after,
+            )
+        else:
+            super().__init__(
+                "Too many failed log-in attempts. Wait {minutes} min, then try again.",
+                minutes=-(-retry_after // 60),
+            )
 
 
 class PasswordChangeRequired(Forbidden):

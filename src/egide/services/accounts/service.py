@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
+import argon2
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
+from egide.core.clock import Clock
+from egide.core.db.engine import Database
 from egide.core.db.models import ApiToken, User, UserRole
 from egide.core.errors import EgideError, InvalidInput
 from egide.services.access.policy import (
@@ -32,6 +36,7 @@ from egide.services.accounts.errors import (
     AccountGone,
     BadCredentials,
     LastAdmin,
+    LoginThrottled,
     PasswordChangeRequired,
     UsernameTaken,
     WeakPassword,
@@ -48,13 +53,26 @@ from egide.services.accounts.records import (
     resolve_principal_ref,
     user_info,
 )
+from egide.services.accounts.throttle import (
+    LoginThrottler,
+    Standing,
+    ThrottleKeys,
+    ThrottlePolicy,
+    account_key,
+    address_key,
+)
 from egide.services.accounts.token_admin import TokenAdmin
 from egide.services.audit.actions import AuditAction
+from egide.services.audit.context import current_request
 from egide.services.audit.denials import records_denials
+from egide.services.audit.recorder import AuditRecorder
+from egide.services.mfa.policy import MfaPolicy
 
 # resolve_principal_ref lives with the other queries; it is offered here too
 # because callers think of it as part of the account service.
 __all__ = ["AccountService", "resolve_principal_ref"]
+
+T = TypeVar("T")
 
 _MAX_DISPLAY_NAME = 200
 _MAX_EMAIL = 320
@@ -94,6 +112,19 @@ def _enabled_admins(session: Session) -> int:
 
 
 class AccountService(GroupAdmin, TokenAdmin):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        hasher: argon2.PasswordHasher | None = None,
+        clock: Clock | None = None,
+        audit: AuditRecorder | None = None,
+        throttle: ThrottlePolicy | None = None,
+        mfa_policy: MfaPolicy | None = None,
+    ) -> None:
+        super().__init__(db, hasher=hasher, clock=clock, audit=audit, mfa_policy=mfa_policy)
+        self._throttle = LoginThrottler(db, self._clock, throttle or ThrottlePolicy())
+
     # --- users -----------------------------------------------------------------
 
     @records_denials
@@ -312,32 +343,65 @@ class AccountService(GroupAdmin, TokenAdmin):
         return self._hasher.hash(secrets.token_urlsafe(32))
 
     def authenticate(self, username: str, password: str) -> Principal:
-        """The principal for a right username and password, or BadCredentials.
+        """The principal for a right username and password; else why not.
 
-        A refusal is an audit event (`session.login`, denied) of its own; the
-        name tried goes into the sealed context, never into the leaf.
+        The back-off comes first (`throttle.py`): an attempt while the account
+        or the client address is blocked is refused with LoginThrottled before
+        any password check, whether the account exists or not, and is an audit
+        event (`session.throttled`, denied) of its own. A refusal after the
+        check is one too (`session.login`, denied), and a wrong password counts
+        against both counters; the name tried goes into the sealed context,
+        never into the leaf.
         """
         with self._db.read() as session:
             user = find_user(session, username)
-            failure = self._login_failure(user, password)
-            if user is not None and failure is None:
-                principal = load_principal(session, user)
-        if user is None or failure is not None:
-            failure = failure or BadCredentials()
-            self._record_failed_login(user, username, failure)
-            raise failure
-        stored = user.password_hash or ""
-        if self._hasher.check_needs_rehash(stored):
-            with self._db.write() as session:
-                session.execute(
-                    update(User)
-                    .where(User.id == user.id, User.password_hash == stored)
-                    .values(password_hash=passwords.hash_password(self._hasher, password))
-                )
-        return principal
+            keys = ThrottleKeys(
+                account=account_key(None if user is None else user.id, username),
+                address=address_key(_client_address()),
+            )
+            standing = self._throttle.standing(session, keys)
+            outcome = None if standing.retry_after else self._judge(session, user, password)
+        if outcome is None:
+            self._record_throttled(user, username, standing)
+            raise LoginThrottled(standing.retry_after)
+        if isinstance(outcome, EgideError):
+            # A disabled account's refusal comes after the right password: no guess to slow.
+            if isinstance(outcome, BadCredentials):
+                self._throttle.record_failure(keys)
+            self._record_failed_login(user, username, outcome)
+            raise outcome
+        if standing.account_failed:
+            self._throttle.record_success(keys)
+        if user is not None:
+            self._upgrade_hash(user, password)
+        return outcome
 
-    def _login_failure(self, user: User | None, password: str) -> EgideError | None:
-        """Why `password` does not sign `user` in, or None when it does."""
+    def throttled_guess(
+        self, user_id: str, attempt: Callable[[], T], *, wrong: type[EgideError]
+    ) -> T:
+        """Run `attempt`, a check of a guessable secret of `user_id` (a second-factor
+        code), under the same back-off as passwords: refused while the account or the
+        address is blocked; a `wrong` answer counts as a failed log-in."""
+        keys = ThrottleKeys(
+            account=account_key(user_id, ""), address=address_key(_client_address())
+        )
+        with self._db.read() as session:
+            standing = self._throttle.standing(session, keys)
+            user = session.get(User, user_id)
+        if standing.retry_after:
+            self._record_throttled(user, "", standing)
+            raise LoginThrottled(standing.retry_after)
+        try:
+            result = attempt()
+        except wrong:
+            self._throttle.record_failure(keys)
+            raise
+        if standing.account_failed:
+            self._throttle.record_success(keys)
+        return result
+
+    def _judge(self, session: Session, user: User | None, password: str) -> Principal | EgideError:
+        """The principal `password` signs `user` in as, or why it does not."""
         stored = user.password_hash if user is not None else None
         if user is None or stored is None:
             passwords.verify_password(self._hasher, self._dummy_hash, password)
@@ -348,7 +412,18 @@ class AccountService(GroupAdmin, TokenAdmin):
         # its password would confirm that it exists.
         if user.is_disabled:
             return AccountDisabled()
-        return None
+        return load_principal(session, user)
+
+    def _upgrade_hash(self, user: User, password: str) -> None:
+        """Hash the password again when the hasher's parameters have grown since."""
+        stored = user.password_hash or ""
+        if self._hasher.check_needs_rehash(stored):
+            with self._db.write() as session:
+                session.execute(
+                    update(User)
+                    .where(User.id == user.id, User.password_hash == stored)
+                    .values(password_hash=passwords.hash_password(self._hasher, password))
+                )
 
     def _record_failed_login(self, user: User | None, username: str, failure: EgideError) -> None:
         user_id = None if user is None else user.id
@@ -358,6 +433,17 @@ class AccountService(GroupAdmin, TokenAdmin):
             action=AuditAction.LOGIN,
             target={"user": user_id},
             details={"reason": failure.code},
+            context={"username": username[:_MAX_TRIED_NAME]},
+        )
+
+    def _record_throttled(self, user: User | None, username: str, standing: Standing) -> None:
+        user_id = None if user is None else user.id
+        self.audit.record_denied(
+            self._db,
+            actor=_failed_login_actor(user_id),
+            action=AuditAction.LOGIN_THROTTLED,
+            target={"user": user_id},
+            details={"blocked_by": standing.blocked_by, "retry_after": standing.retry_after},
             context={"username": username[:_MAX_TRIED_NAME]},
         )
 
@@ -402,6 +488,12 @@ def _failed_login_actor(user_id: str | None) -> Principal:
     if user_id is None:
         return Principal.system()
     return Principal(kind=PrincipalKind.USER, user_id=user_id, username="")
+
+
+def _client_address() -> str | None:
+    """The address of the client being served, as the web door saw it; None at the CLI."""
+    request = current_request()
+    return None if request is None else request.client_address
 
 
 def _canonical_or_none(username: str) -> str | None:

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import NoReturn
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from egide.core.db.base import new_id
-from egide.core.db.models import ApiToken, User
+from egide.core.db.models import ApiToken, TotpFactor, User
 from egide.core.errors import InvalidInput
 from egide.services.access.policy import (
     Action,
@@ -123,8 +124,14 @@ class TokenAdmin(AccountServiceBase):
         scopes: Iterable[Scope | str],
         *,
         expires_in: dt.timedelta = DEFAULT_LIFETIME,
+        mfa_method: str | None = None,
     ) -> tuple[TokenInfo, str]:
-        """A new token of the actor's own; returns its record and the secret, shown once."""
+        """A new token of the actor's own; returns its record and the secret, shown once.
+
+        `mfa_method` is how the actor's session gave its second factor (None:
+        it did not). A token outlives its session and skips the second factor,
+        so a user bound to one gets a token only from a session that gave it.
+        """
         if actor.kind is not PrincipalKind.USER or actor.user_id is None:
             raise TokenNotAllowed(
                 "Only a user account can own an API token. Sign in as that user to create one."
@@ -139,6 +146,12 @@ class TokenAdmin(AccountServiceBase):
             user = session.get(User, actor.user_id)
             if user is None or user.is_disabled:
                 raise AccountDisabled()
+            if mfa_method is None and self._mfa_bound(session, user.id):
+                raise TokenNotAllowed(
+                    "API tokens are created only from a session signed in with a second "
+                    "factor. Sign in again with your authenticator code (setting one up "
+                    "first if asked), then create the token."
+                ).denied(AuditAction.TOKEN_CREATE, {"user": user.id})
             # Judge the roles stored now, not those the actor's session loaded.
             refused = wanted - grantable_scopes(load_principal(session, user))
             if refused:
@@ -168,6 +181,15 @@ class TokenAdmin(AccountServiceBase):
                 details={"scopes": sorted(wanted), "expires_at": format_time(row.expires_at)},
             )
             return token_info(row), tokens.format_token(row.id, secret)
+
+    def _mfa_bound(self, session: Session, user_id: str) -> bool:
+        """The user must give a second factor: the policy says so, or one is enrolled."""
+        enrolled = session.scalar(
+            select(TotpFactor.user_id).where(
+                TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
+            )
+        )
+        return enrolled is not None or self.mfa_policy.requires(session, user_id)
 
     def authenticate_token(self, presented: str) -> Principal:
         """The principal a presented token acts as, its scopes narrowing the user's rights."""

@@ -9,6 +9,12 @@ grow with the log), and checks, stopping at the first entry found wrong:
 - every interior node, recomputed from the leaves alone (a `Frontier`, not
   the stored nodes), equals the stored one.
 
+Entries moved out by the retention step (`archive`, FORMATS.md section 5)
+are absent by design: the `audit_archives` rows must run contiguously from
+entry 0, and below their end the stored leaf hashes (level-0 nodes) stand
+for the leaves, so the tree is still rebuilt and checked above them. A leaf
+deleted from the live log, above the archived end, is still `missing`.
+
 Then every stored checkpoint: signed by the log's key over exactly its row's
 size and root, equal to the head recomputed at its size, and consistent with
 the previous one (a proof from the stored nodes); the log must not end
@@ -36,7 +42,7 @@ from egide.core.audit import checkpoint as notes
 from egide.core.audit import merkle
 from egide.core.audit.errors import AuditIntegrityError
 from egide.core.db import Database
-from egide.core.db.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode
+from egide.core.db.models import AuditArchive, AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode
 from egide.services.audit.checkpoints import CHECKPOINT_MISMATCH, check_extends
 from egide.services.audit.sequencer import Sequencer
 from egide.services.audit.tree import node_reader, stored_size
@@ -84,6 +90,11 @@ LOG_REWRITTEN: Final = (
     "The audit log no longer matches its signed checkpoint of {size} entries: an entry "
     "from {seq} to {last} was rewritten together with the tree." + _REPORT
 )
+ARCHIVES_BROKEN: Final = (
+    "The archive records of the audit log do not run contiguously from entry 0: entries "
+    "from {seq} on are neither in the live log nor in a recorded archive, or two archives "
+    "overlap. The audit_archives table was altered." + _REPORT
+)
 FOREIGN_CHECKPOINT: Final = (
     "The outside checkpoint is of the log {found}, not of this log {origin}: check that "
     "you gave the checkpoint of this vault."
@@ -113,6 +124,8 @@ class VerifyReport:
     latest_checkpoint: int | None
     from_checkpoint: int | None
     finding: Finding | None = None
+    #: Entries below this seq were archived: checked through their leaf hashes only.
+    archived: int = 0
 
     @property
     def clean(self) -> bool:
@@ -128,6 +141,23 @@ class _Walk:
     frontier: merkle.Frontier = field(default_factory=merkle.Frontier)
     roots: dict[int, bytes] = field(default_factory=dict)
     finding: Finding | None = None
+
+
+def archived_end(session: Session) -> int:
+    """Where the live log starts: the end of the archived ranges, which run from entry 0.
+
+    Raises `LogTampered` when they leave a gap or overlap: the entries in
+    between would be neither live nor archived.
+    """
+    end = 0
+    rows = session.execute(
+        select(AuditArchive.first_seq, AuditArchive.end_seq).order_by(AuditArchive.first_seq)
+    )
+    for first, last in rows:
+        if first != end or last <= first:
+            raise LogTampered(ARCHIVES_BROKEN, seq=end)
+        end = int(last)
+    return end
 
 
 def check_note(text: str, vkeys: Sequence[notes.VerifierKey], origin: str) -> notes.Checkpoint:
@@ -176,7 +206,14 @@ def verify_log(
         walk = _Walk(stored_size(session), targets)
         if 0 in targets:
             walk.roots[0] = merkle.EMPTY_ROOT
-        _walk_leaves(session, walk, batch)
+        try:
+            archived = archived_end(session)
+        except LogTampered as exc:
+            archived = 0
+            walk.finding = Finding(MISSING, exc.params["seq"], exc)
+        if walk.finding is None:
+            _walk_archived(session, walk, archived, batch)
+        _walk_leaves(session, walk, batch, after=archived - 1)
         count = walk.frontier.size
         finding = walk.finding
         if finding is None:
@@ -192,11 +229,38 @@ def verify_log(
             latest_checkpoint=stored[-1][0] if stored else None,
             from_checkpoint=None if outside is None else outside.size,
             finding=finding,
+            archived=archived,
         )
 
 
-def _walk_leaves(session: Session, walk: _Walk, batch: int) -> None:
-    after = -1
+def _walk_archived(session: Session, walk: _Walk, end: int, batch: int) -> None:
+    """Entries [0, end), archived: their stored leaf hashes stand for the leaves."""
+    while walk.finding is None and walk.frontier.size < end:
+        start = walk.frontier.size
+        hashes = _nodes(session, 0, start, min(start + batch, end) - 1)
+        completed: list[merkle.Node] = []
+        for seq in range(start, min(start + batch, end)):
+            digest = hashes.get(seq)
+            if digest is None or seq >= walk.tree_size:
+                size = max(walk.tree_size, end)
+                walk.finding = Finding(MISSING, seq, LogTampered(LEAF_MISSING, seq=seq, size=size))
+                break
+            if len(digest) != merkle.HASH_SIZE:
+                walk.finding = Finding(ALTERED, seq, LogTampered(LEAF_ALTERED, seq=seq))
+                break
+            _append(walk, digest, completed)
+        walk.finding = _check_nodes(session, completed) or walk.finding
+
+
+def _append(walk: _Walk, digest: bytes, completed: list[merkle.Node]) -> None:
+    """Add a checked leaf hash to the rebuilt tree; note the head at each checkpoint size."""
+    completed.extend(walk.frontier.append(digest)[1:])
+    if walk.frontier.size in walk.targets:
+        walk.roots[walk.frontier.size] = walk.frontier.root()
+
+
+def _walk_leaves(session: Session, walk: _Walk, batch: int, *, after: int) -> None:
+    """The live entries, above `after`; leaf rows at or below it (archived) are not read."""
     while walk.finding is None:
         rows = session.execute(
             select(AuditLeaf.seq, AuditLeaf.leaf)
@@ -259,9 +323,7 @@ def _check_leaves(  # noqa: PLR0911 - one return per kind of finding, in checkin
         if events[event_id] != seq:
             found = events[event_id]
             return Finding(REORDERED, seq, LogTampered(EVENT_MISMATCH, seq=seq, found=str(found)))
-        completed.extend(walk.frontier.append(digest)[1:])
-        if walk.frontier.size in walk.targets:
-            walk.roots[walk.frontier.size] = walk.frontier.root()
+        _append(walk, digest, completed)
     return None
 
 

@@ -1,10 +1,17 @@
-"""The audit worker: sequences recorded events and signs checkpoints as they fall due.
+"""The audit worker: sequences recorded events, signs due checkpoints, forwards to syslog.
 
 Audited actions only insert an outbox row; this loop gives them their `seq`
 within about a second (FORMATS.md section 3) and signs a checkpoint whenever
 `audit_checkpoint_entries` or `audit_checkpoint_seconds` says one is due
-(the checkpointer decides). Several server processes may each run one: the
-sequencer and the checkpointer serialise on their own locks.
+(the checkpointer decides). Then, when `audit_syslog_url` is set, it sends
+the next batch of entries to the syslog collector (`forward.py`), after
+sequencing so that what was just recorded goes out in the same pass. Several
+server processes may each run one: the sequencer, the checkpointer and the
+forwarder serialise on their own locks.
+
+A collector that is down costs the loop a failed connection (bounded by a
+timeout), then nothing until its back-off ends: user actions never wait on
+it, and sequencing and checkpoints go on.
 
 A failure is logged (its code and message: ids and sizes, never personal
 data) and retried at the next tick; an integrity failure (the log or a
@@ -17,10 +24,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from egide.core.errors import EgideError, ErrorKind
+from egide.services.audit.forward import SyslogForwarder
 from egide.services.audit.service import AuditService
+
+if TYPE_CHECKING:
+    from egide.services.registry import Services
 
 log = logging.getLogger("egide.audit")
 
@@ -29,13 +40,29 @@ INTERVAL: Final = 1.0
 
 
 class AuditWorker:
-    """A daemon thread running `AuditService.checkpoint()` every `interval` seconds."""
+    """A daemon thread running `AuditService.checkpoint()`, then the forwarder, every
+    `interval` seconds."""
 
-    def __init__(self, audit: AuditService, *, interval: float = INTERVAL) -> None:
+    def __init__(
+        self,
+        audit: AuditService,
+        *,
+        interval: float = INTERVAL,
+        forwarder: SyslogForwarder | None = None,
+    ) -> None:
         self.audit = audit
         self.interval = interval
+        self.forwarder = forwarder
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_services(cls, services: Services) -> AuditWorker:
+        """The worker `egide serve` runs: forwarding to syslog when the settings ask for it."""
+        return cls(
+            services.audit,
+            forwarder=SyslogForwarder.from_settings(services.db, services.settings),
+        )
 
     def start(self) -> None:
         if self._thread is not None:
@@ -52,11 +79,19 @@ class AuditWorker:
             self._thread = None
 
     def run_once(self) -> None:
-        """One pass: sequence what is pending, sign a checkpoint if one is due."""
-        if self.audit.checkpointer is None:
-            self.audit.sequencer.run_pending()
-        else:
-            self.audit.checkpoint()
+        """One pass: sequence what is pending, sign a checkpoint if one is due, forward.
+
+        Forwarding runs even when signing failed: the two are independent, and
+        the failure is raised after it.
+        """
+        try:
+            if self.audit.checkpointer is None:
+                self.audit.sequencer.run_pending()
+            else:
+                self.audit.checkpoint()
+        finally:
+            if self.forwarder is not None:
+                self.forwarder.run_once()
 
     def _run(self) -> None:
         while not self._stop.is_set():

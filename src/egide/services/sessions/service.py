@@ -12,7 +12,19 @@ stored, as is SHA-256 of the CSRF token. A session is checked on every use:
   service writing this table;
 - its user's password chosen by someone else (a one-time password, a reset)
   → `password-change-required` for everything but changing it, which ends
-  this session and opens a fresh one.
+  this session and opens a fresh one;
+- its user bound to give a second factor (the MFA policy, or a factor
+  enrolled) and the session not yet given one → `mfa-required`, or
+  `mfa-enrolment-required` when the user has no factor yet, for everything
+  but giving it or enrolling (issue 5, item 3). The forced password change
+  comes first. Giving the factor ends this session and opens a fresh one
+  (new cookie, new CSRF token) that records when and how (`mfa_at`,
+  `mfa_method`), as after any change of privilege.
+
+Unlocking an idle-locked session asks for the password only and keeps the
+session's second factor: the factor was proven on this very session (its
+cookie never left the browser that proved it), and the lock guards against
+someone else at an unattended screen, whom the password alone stops.
 """
 
 from __future__ import annotations
@@ -41,6 +53,8 @@ from egide.services.accounts.service import AccountService
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.audit.recorder import AuditRecorder
+from egide.services.mfa.errors import InvalidMfaCode, MfaEnrolmentRequired, MfaRequired
+from egide.services.mfa.service import MfaService
 from egide.services.sessions.errors import (
     CsrfRejected,
     NoSession,
@@ -68,6 +82,9 @@ class SessionInfo:
     locked: bool
     client_address: str
     user_agent: str
+    #: When and how a second factor was given in this session; None: not (yet).
+    mfa_at: dt.datetime | None = None
+    mfa_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,10 @@ class NewSession:
     csrf_token: str
     #: The session may do nothing but change the password until it is changed.
     password_change_required: bool = False
+    #: The session may do nothing but give its second factor (or enrol one) until then.
+    mfa_required: bool = False
+    #: ... and the user has no factor yet: enrol one first.
+    mfa_enrolment_required: bool = False
 
 
 def _user(user_id: str) -> Principal:
@@ -96,6 +117,8 @@ def _info(row: WebSession) -> SessionInfo:
         locked=row.locked_at is not None,
         client_address=row.client_address,
         user_agent=row.user_agent,
+        mfa_at=row.mfa_at,
+        mfa_method=row.mfa_method,
     )
 
 
@@ -109,9 +132,13 @@ class SessionService:
         lifetime: dt.timedelta,
         clock: Clock | None = None,
         audit: AuditRecorder | None = None,
+        mfa: MfaService | None = None,
     ) -> None:
+        """`mfa`: the second-factor service; without one (tests of sessions alone)
+        no session is ever asked for a second factor."""
         self.db = db
         self.accounts = accounts
+        self.mfa = mfa
         self.idle_timeout = idle_timeout
         self.lifetime = lifetime
         self.clock = clock or SystemClock()
@@ -132,7 +159,12 @@ class SessionService:
         user_agent: str,
         *,
         method: str = "password",
+        mfa_at: dt.datetime | None = None,
+        mfa_method: str | None = None,
+        expires_at: dt.datetime | None = None,
     ) -> NewSession:
+        """A new session row and its cookie. A renewed session keeps the second
+        factor and the absolute end of the one it replaces."""
         if principal.user_id is None:  # pragma: no cover - users always have an id
             raise NoSession()
         now = self.clock.now()
@@ -145,9 +177,11 @@ class SessionService:
             csrf_hash=_digest(csrf),
             created_at=now,
             last_seen_at=now,
-            expires_at=now + self.lifetime,
+            expires_at=expires_at or now + self.lifetime,
             client_address=client_address[:64],
             user_agent=user_agent[:300],
+            mfa_at=mfa_at,
+            mfa_method=mfa_method,
         )
         with self.db.write() as session:
             session.add(row)
@@ -158,11 +192,14 @@ class SessionService:
                 target={"user": principal.user_id, "session": row.id},
                 details={"method": method},
             )
+        state = None if mfa_at is not None or self.mfa is None else self.mfa.state(row.user_id)
         return NewSession(
             info=_info(row),
             cookie=f"{row.id}.{secret}",
             csrf_token=csrf,
             password_change_required=self.accounts.must_change_password(principal.user_id),
+            mfa_required=state is not None and state.required,
+            mfa_enrolment_required=state is not None and state.required and not state.enrolled,
         )
 
     def change_password(
@@ -186,7 +223,61 @@ class SessionService:
         )
         self._end(info.id, info.user_id, "password-changed", self.clock.now())
         fresh = self.accounts.principal_for(info.user_id)
-        return fresh, self._open(fresh, client_address, user_agent, method="password-change")
+        return fresh, self._open(
+            fresh,
+            client_address,
+            user_agent,
+            method="password-change",
+            mfa_at=info.mfa_at,
+            mfa_method=info.mfa_method,
+        )
+
+    def verify_mfa(
+        self, cookie: str, code: str, *, client_address: str = "", user_agent: str = ""
+    ) -> tuple[Principal, NewSession]:
+        """Give the session's second factor (a TOTP or recovery code): the second step of
+        signing in. This session ends; a fresh one, marked verified, replaces it."""
+        _, info = self.authenticate(cookie, mfa_pending=True)
+        if self.mfa is None:
+            raise NoSession()
+        mfa = self.mfa
+        # A 6-digit code is a guess like a password: the same back-off slows it.
+        method = self.accounts.throttled_guess(
+            info.user_id,
+            lambda: mfa.verify(info.user_id, code, session_id=info.id),
+            wrong=InvalidMfaCode,
+        )
+        return self._renew_verified(info, method, client_address, user_agent)
+
+    def confirm_totp(
+        self, cookie: str, code: str, *, client_address: str = "", user_agent: str = ""
+    ) -> tuple[Principal, NewSession, list[str]]:
+        """Confirm the user's new authenticator with its first code, which also gives this
+        session its second factor; returns the fresh session and the recovery codes."""
+        principal, info = self.authenticate(cookie, mfa_pending=True)
+        if self.mfa is None:
+            raise NoSession()
+        recovery = self.mfa.confirm_totp(principal, code)
+        fresh, new = self._renew_verified(info, "totp", client_address, user_agent)
+        return fresh, new, recovery
+
+    def _renew_verified(
+        self, info: SessionInfo, method: str, client_address: str, user_agent: str
+    ) -> tuple[Principal, NewSession]:
+        # A new session id after the privilege change, as after a password change:
+        # whoever knew the cookie of the password-only session gains nothing.
+        now = self.clock.now()
+        self._end(info.id, info.user_id, "renewed", now)
+        fresh = self.accounts.principal_for(info.user_id)
+        return fresh, self._open(
+            fresh,
+            client_address,
+            user_agent,
+            method=f"password+{method}",
+            mfa_at=now,
+            mfa_method=method,
+            expires_at=info.expires_at,
+        )
 
     def logout(self, cookie: str) -> None:
         session_id = self._parse(cookie)[0]
@@ -205,12 +296,15 @@ class SessionService:
     # Checking a request -----------------------------------------------------
 
     def authenticate(
-        self, cookie: str, *, password_change: bool = False
+        self, cookie: str, *, password_change: bool = False, mfa_pending: bool = False
     ) -> tuple[Principal, SessionInfo]:
         """The principal behind a session cookie, or the reason it cannot be used.
 
         While the user's password awaits its change, only the callers that pass
         `password_change=True` (who am I, change the password) get a principal.
+        Until the session has given its second factor when it must, only those
+        that pass `mfa_pending=True` (who am I, give it, enrol one) do; the
+        password change, when due, comes first.
         """
         row = self._live_row(cookie)
         now = self.clock.now()
@@ -220,6 +314,8 @@ class SessionService:
             self._lock(row, now)
             raise SessionLocked()
         principal = self.accounts.principal_for(row.user_id, password_change=password_change)
+        if row.mfa_at is None and not mfa_pending:
+            self._check_mfa(row.user_id, password_change=password_change)
         if now - row.last_seen_at > _TOUCH_EVERY:
             with self.db.write() as session:
                 session.execute(
@@ -228,6 +324,15 @@ class SessionService:
                     .values(last_seen_at=now)
                 )
         return principal, _info(row)
+
+    def _check_mfa(self, user_id: str, *, password_change: bool) -> None:
+        """Refuse a session without its second factor when the user must give one."""
+        state = None if self.mfa is None else self.mfa.state(user_id)
+        if state is None or not state.required:
+            return
+        if password_change and self.accounts.must_change_password(user_id):
+            return  # the forced password change comes first
+        raise MfaRequired() if state.enrolled else MfaEnrolmentRequired()
 
     def check_csrf(self, cookie: str, token: str | None) -> None:
         """Unsafe methods must echo the session's CSRF token (constant-time compare)."""

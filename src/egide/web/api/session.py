@@ -1,8 +1,16 @@
-"""Signing in and out, unlocking an idle-locked session, and `GET /me`."""
+"""Signing in and out, the second factor of a sign-in, unlocking, and `GET /me`.
+
+Signing in is one or two steps: the password (`POST /session`), then, when
+the answer says `mfa_required`, a code (`POST /session/mfa`), which renews
+the session. A user who must use a second factor and has none enrols first
+(`POST /me/mfa/totp`, then `.../confirm`, web/api/mfa.py), which also counts
+as the second step.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -29,6 +37,15 @@ class Credentials(Body):
     password: str = Field(min_length=1, max_length=4096)
 
 
+class MfaCode(Body):
+    code: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The 6-digit code of the authenticator app, or a recovery code "
+        "(XXXX-XXXX-XXXX-XXXX; spaces and dashes are ignored).",
+    )
+
+
 class Unlock(Body):
     password: str = Field(min_length=1, max_length=4096)
 
@@ -47,6 +64,17 @@ class SessionOut(BaseModel):
         description="True after a one-time or reset password: every request but GET /me, "
         "POST /me/password and DELETE /session answers 403 password-change-required "
         "until the password is changed."
+    )
+    mfa_required: bool = Field(
+        default=False,
+        description="True when this session must still give a second factor: every request "
+        "but GET /me, POST /session/mfa, POST /me/mfa/totp, POST /me/mfa/totp/confirm and "
+        "DELETE /session answers 403 mfa-required (or mfa-enrolment-required) until then.",
+    )
+    mfa_enrolment_required: bool = Field(
+        default=False,
+        description="True when, moreover, the user has no second factor yet: set one up "
+        "(POST /me/mfa/totp, then POST /me/mfa/totp/confirm with its first code).",
     )
 
 
@@ -77,7 +105,21 @@ def _set_cookie(request: Request, response: Response, value: str, max_age: int) 
     )
 
 
-@router.post("/session", response_model=SessionOut, summary="Sign in")
+#: Guesses (passwords, second-factor codes) are slowed: 429 with Retry-After (issue 5).
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many failed attempts: wait the seconds Retry-After says",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before the next attempt is judged",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
+}
+
+
+@router.post("/session", response_model=SessionOut, summary="Sign in", responses=THROTTLED)
 def login(body: Credentials, request: Request, response: Response, web: Sessions) -> SessionOut:
     client = request.client.host if request.client else ""
     who, new = web.login(
@@ -86,10 +128,10 @@ def login(body: Credentials, request: Request, response: Response, web: Sessions
         client_address=client,
         user_agent=request.headers.get("user-agent", ""),
     )
-    return _started(request, response, web, who, new)
+    return started_session(request, response, web, who, new)
 
 
-def _started(
+def started_session(
     request: Request, response: Response, web: SessionService, who: Principal, new: NewSession
 ) -> SessionOut:
     lifetime = int((new.info.expires_at - new.info.created_at).total_seconds())
@@ -101,7 +143,38 @@ def _started(
         expires_at=new.info.expires_at,
         idle_timeout_seconds=int(web.idle_timeout.total_seconds()),
         password_change_required=new.password_change_required,
+        mfa_required=new.mfa_required,
+        mfa_enrolment_required=new.mfa_enrolment_required,
     )
+
+
+def session_cookie(request: Request) -> str:
+    """The session cookie of a route that only a session may call (not an API token)."""
+    if bearer_token(request) is not None:
+        raise TokenNotAllowed("An API token cannot do this. Sign in to the web interface.")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NoSession()
+    return cookie
+
+
+@router.post(
+    "/session/mfa",
+    response_model=SessionOut,
+    responses=THROTTLED,
+    summary="Give the second factor of a sign-in",
+    description="The second step of signing in, when POST /session answered "
+    "`mfa_required`: a current code of the authenticator app, or a recovery code (each "
+    "works once). Ends this session and opens a fresh one (new cookie, new CSRF token).",
+)
+def verify_mfa(body: MfaCode, request: Request, response: Response, web: Sessions) -> SessionOut:
+    cookie = session_cookie(request)
+    web.check_csrf(cookie, request.headers.get(CSRF_HEADER))
+    client = request.client.host if request.client else ""
+    who, new = web.verify_mfa(
+        cookie, body.code, client_address=client, user_agent=request.headers.get("user-agent", "")
+    )
+    return started_session(request, response, web, who, new)
 
 
 @router.post(
@@ -129,7 +202,7 @@ def change_password(
         client_address=client,
         user_agent=request.headers.get("user-agent", ""),
     )
-    return _started(request, response, web, who, new)
+    return started_session(request, response, web, who, new)
 
 
 @router.delete("/session", status_code=204, summary="Sign out")
@@ -142,7 +215,12 @@ def logout(request: Request, response: Response, web: Sessions) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-@router.post("/session/unlock", response_model=SessionState, summary="Unlock an idle session")
+@router.post(
+    "/session/unlock",
+    response_model=SessionState,
+    summary="Unlock an idle session",
+    responses=THROTTLED,
+)
 def unlock(body: Unlock, request: Request, web: Sessions) -> SessionState:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from egide.services.access.policy import Scope
 from egide.services.accounts.records import TokenInfo
-from egide.web.deps import Caller, Svc
+from egide.web.deps import Caller, SessionMfa, Svc
 from egide.web.schemas import Body, Count
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
@@ -48,9 +48,13 @@ class NewToken(TokenOut):
 
 
 @router.post("", response_model=NewToken, status_code=201, summary="Create an API token")
-def create_token(body: TokenIn, caller: Caller, svc: Svc) -> NewToken:
+def create_token(body: TokenIn, caller: Caller, mfa: SessionMfa, svc: Svc) -> NewToken:
     info, secret = svc.accounts.create_token(
-        caller, body.name, body.scopes, expires_in=dt.timedelta(days=body.expires_in_days)
+        caller,
+        body.name,
+        body.scopes,
+        expires_in=dt.timedelta(days=body.expires_in_days),
+        mfa_method=mfa,
     )
     return NewToken(**TokenOut.of(info).model_dump(), secret=secret)
 
