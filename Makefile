@@ -36,6 +36,7 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto_throughput.py
 	$(BIN)/python benchmarks/http_throughput.py
+	$(BIN)/python benchmarks/audit.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -126,3 +126,11 @@ def test_a_command_line_action_is_sealed_with_its_console_context(
     assert context["channel"] == "cli"
     assert context["client"]["user_agent"].startswith("egide-cli; os-user=")
     assert context["path"] == "/Dupont.txt"
+
+
+def test_erase_a_person_s_contexts_from_the_command_line(cli: Cli, logged: int) -> None:
+    data = cli.json("audit", "erase", "--user", "alice")
+    assert data["contexts_erased"] == logged
+    assert cli.json("audit", "erase", "--user", "alice")["contexts_erased"] == 0
+    assert cli.json("audit", "verify")["clean"] is True
+    assert "No user named nobody" in cli.fails(5, "audit", "erase", "--user", "nobody", "--yes")

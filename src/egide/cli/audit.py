@@ -21,6 +21,11 @@ from egide.cli.common import (
 )
 from egide.core.errors import ErrorKind
 from egide.core.i18n import render
+from egide.services.access.policy import Principal
+from egide.services.audit.erasure import ContextEraser
+from egide.services.audit.export import parse_time
+
+SYSTEM = Principal.system()
 
 app = typer.Typer(
     help="The audit log: its verifier key, signed checkpoints, verification.",
@@ -136,3 +141,40 @@ def verify(
         f"checkpoint {latest}{outside}.",
         markup=False,
     )
+
+
+@app.command("erase")
+def erase(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user", help="The person whose audit contexts are erased."),
+    until: str | None = typer.Option(
+        None,
+        "--until",
+        help="Erase only the contexts of events before this time (RFC 3339 or a date); "
+        "default: all of them.",
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Erase the personal contexts of a person's audit events (a GDPR erasure request).
+
+    Client addresses, user agents, paths and purposes sealed beside the events
+    this person performed are deleted; the entries themselves stay (ids only),
+    so the log still verifies. Recorded as `audit.erase`.
+    """
+    with handled_errors():
+        svc = services(ctx)
+        user_id = svc.accounts.get_user(SYSTEM, user).id
+        before = None if until is None else parse_time(until, option="--until")
+        if not yes and not json_output:
+            typer.confirm(
+                f"Erase the audit contexts of {user}"
+                + ("" if before is None else f" before {before.isoformat()}")
+                + "? This cannot be undone",
+                abort=True,
+            )
+        result = ContextEraser(svc.audit).erase_person(SYSTEM, user_id, until=before)
+    if json_output:
+        print_json({"user_id": result.user_id, "contexts_erased": result.contexts_erased})
+        return
+    console.print(f"{result.contexts_erased} audit contexts of {user} erased.")

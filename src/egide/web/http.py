@@ -105,21 +105,36 @@ def coalesce(chunks: Iterator[bytes], size: int = SEND_SIZE) -> Iterator[bytes]:
             close()  # release the blob now, even when the client went away
 
 
+#: Body bytes gathered per crossing from the write thread to the event loop.
+PULL_BYTES = 1 << 20
+
+
 def sync_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """Pull an async body stream from a worker thread, chunk by chunk.
+    """Pull an async body stream from a worker thread, about a MiB at a time.
 
     The service's write path is synchronous; running it in a worker thread and
     feeding it the request body this way keeps the body streaming straight into
-    the encryption, with no spooled copy on disk or in memory.
+    the encryption, with no spooled copy on disk. The server hands the body over
+    in small pieces (64 KiB or less); crossing from the thread to the event loop
+    for each one cost more than encrypting it, so the loop gathers up to
+    `PULL_BYTES` per crossing: memory stays bounded by that, whatever the size.
     """
 
-    async def next_chunk() -> bytes:
-        return await stream.__anext__()
+    async def next_batch() -> tuple[bytes, bool]:
+        parts: list[bytes] = []
+        size = 0
+        while size < PULL_BYTES:
+            try:
+                chunk = await stream.__anext__()
+            except StopAsyncIteration:
+                return b"".join(parts), True
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts), False
 
     while True:
-        try:
-            chunk = anyio.from_thread.run(next_chunk)
-        except StopAsyncIteration:
+        data, finished = anyio.from_thread.run(next_batch)
+        if data:
+            yield data
+        if finished:
             return
-        if chunk:
-            yield chunk

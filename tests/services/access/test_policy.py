@@ -81,6 +81,7 @@ _WRITE =    "HFAA HFAA HFAA HFAA HHHH  HFFF  HFAA   HFFF   HFAA  HFFF  HFFF   HF
 _GRANT =    "HFFA AAAA HFFA HFFA AAAA  HFFF  HFFF   HFFA   HFFA  AAAA  FFFF   HFFF"
 _ADMIN =    "F    A    F    F    A     F     F      F      F     A     A      F"
 _AUDIT =    "F    A    A    F    A     F     F      F      F     F     F      A"
+_ERASE =    "F    F    A    F    A     F     F      F      F     F     F      F"
 _INCIDENT = "F    A    F    A    A     F     F      F      F     A     A      F"
 EXPECTED: dict[Action, str] = {
     Action.FOLDER_LIST: _READ, Action.FILE_READ: _READ, Action.VERSION_LIST: _READ,
@@ -91,7 +92,7 @@ EXPECTED: dict[Action, str] = {
     Action.SPACE_CREATE: _ADMIN, Action.SPACE_ADMIN: _ADMIN, Action.SPACE_LIST_ALL: _ADMIN,
     Action.USER_MANAGE: _ADMIN, Action.GROUP_MANAGE: _ADMIN, Action.KEY_ROTATE: _ADMIN,
     Action.MAINTENANCE: _ADMIN,
-    Action.AUDIT_READ: _AUDIT,
+    Action.AUDIT_READ: _AUDIT, Action.AUDIT_ERASE: _ERASE,
     Action.INCIDENT_MANAGE: _INCIDENT,
 }
 # fmt: on
@@ -237,7 +238,8 @@ def test_authorize_allows_silently() -> None:
     [
         ("user", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE}),
         ("admin", set(Scope)),
-        ("dpo", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE, S.AUDIT_READ}),
+        # `admin` for audit.erase: it makes a DPO no administrator.
+        ("dpo", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE, S.AUDIT_READ, S.ADMIN}),
         ("sec", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE, S.ADMIN}),
         ("system", set(Scope)),
         ("tok_r", {S.FILES_READ}),

@@ -34,6 +34,7 @@ from egide.services.accounts.service import AccountService
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.archive import archive
 from egide.services.audit.entries import AuditReader
+from egide.services.audit.erasure import ContextEraser
 from egide.services.audit.export import export_bundle
 from egide.services.audit.recorder import DENIED
 from egide.services.audit.reports import AccessReports
@@ -167,6 +168,11 @@ def _archive(w: World) -> None:
     archive(w.svc.audit, SYSTEM, w.tmp / "archive", retention=dt.timedelta(days=365))
 
 
+def _erase(w: World) -> None:
+    w.note()
+    ContextEraser(w.svc.audit).erase_person(SYSTEM, w.alice.user_id or "")
+
+
 def _audit_read(w: World) -> None:
     w.note()
     AuditReader(w.svc.db, w.svc.audit.recorder).entries(SYSTEM)
@@ -258,6 +264,7 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.AUDIT_REPORT: _audit_report,
     AuditAction.AUDIT_EXPORT: _export,
     AuditAction.AUDIT_ARCHIVE: _archive,
+    AuditAction.AUDIT_ERASE: _erase,
 }
 
 
@@ -350,6 +357,7 @@ RECORDING: dict[str, set[AuditAction]] = {
     "AuditReader.entries": {AuditAction.AUDIT_READ},
     "AuditReader.inclusion": {AuditAction.AUDIT_READ},
     "AuditReader.consistency": {AuditAction.AUDIT_READ},
+    "ContextEraser.erase_person": {AuditAction.AUDIT_ERASE},
     "AccessReports.access_to": {AuditAction.AUDIT_REPORT},
     "AccessReports.activity_of": {AuditAction.AUDIT_REPORT},
     "AccessReports.denied": {AuditAction.AUDIT_REPORT},
@@ -363,6 +371,7 @@ READ_ONLY: dict[str, str] = {
     "FileService.versions": "lists version metadata, no content",
     "NodeService.stat": "metadata of one item",
     "NodeService.list_folder": "names of a folder, no content (denials are recorded)",
+    "NodeService.browse": "list_folder, as the shared listing the web door serialises",
     "NodeService.trash": "lists the trash, no content",
     "SpaceService.list_spaces": "the caller's own spaces",
     "SpaceService.get": "one space's metadata",
@@ -395,6 +404,7 @@ SERVICE_CLASSES = [
     MfaService,
     AuditReader,
     AccessReports,
+    ContextEraser,
 ]
 
 

@@ -127,6 +127,7 @@ class Action(enum.StrEnum):
     KEY_ROTATE = "key.rotate"
     MAINTENANCE = "maintenance.run"
     AUDIT_READ = "audit.read"
+    AUDIT_ERASE = "audit.erase"
     INCIDENT_MANAGE = "incident.manage"
 
 
@@ -237,6 +238,10 @@ _RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.AUDIT_READ: AdminRule(
             frozenset({GlobalRole.ADMIN, GlobalRole.DPO}), Scope.AUDIT_READ
         ),
+        # Erasing personal contexts (a GDPR request) is the DPO's alone: an
+        # administrator covering their tracks must not be able to (the erasure is
+        # itself an audit event, and the leaves stay).
+        Action.AUDIT_ERASE: AdminRule(frozenset({GlobalRole.DPO}), Scope.ADMIN),
         Action.INCIDENT_MANAGE: AdminRule(
             frozenset({GlobalRole.ADMIN, GlobalRole.SECURITY}), Scope.ADMIN
         ),
@@ -348,8 +353,9 @@ def grantable_scopes(principal: Principal) -> frozenset[Scope]:
 
     Content scopes are open to everyone (a space role still decides each
     action). A scope used by administrative actions only goes to a holder of a
-    global role that some of those actions accept: `admin` to administrators
-    and to security officers (incident.manage needs it), `audit:read` to
+    global role that some of those actions accept: `admin` to administrators,
+    to security officers (incident.manage needs it) and to DPOs (audit.erase
+    needs it; it makes neither an administrator), `audit:read` to
     administrators and DPOs. A token never exceeds the principal's own scopes.
     """
     scopes = set(CONTENT_SCOPES)

@@ -69,3 +69,4 @@ class AuditAction(enum.StrEnum):
     AUDIT_REPORT = "audit.report"  # an access report, which opens personal contexts
     AUDIT_EXPORT = "audit.export"
     AUDIT_ARCHIVE = "audit.archive"
+    AUDIT_ERASE = "audit.erase"  # a person's contexts erased (GDPR request)

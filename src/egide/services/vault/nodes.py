@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.types import NullType
 
-from egide.core.crypto.keys import fold_name
 from egide.core.db.base import new_id
 from egide.core.db.models import Content, Node, Space, TrashItem, Version
 from egide.services.access.grants import visible_space_ids
@@ -24,6 +22,7 @@ from egide.services.vault.errors import (
     ParentMissing,
 )
 from egide.services.vault.files import FileService
+from egide.services.vault.listing import FolderListing, Listings
 from egide.services.vault.names import check_name, join_path, split_path
 from egide.services.vault.tree import FILE, FOLDER
 from egide.services.vault.types import NodeInfo, TrashInfo
@@ -35,6 +34,7 @@ class NodeService(VaultServiceBase):
     def __init__(self, ctx: VaultContext, files: FileService) -> None:
         super().__init__(ctx)
         self.files = files
+        self._listings = Listings(self.tree, sqlite=self.db.is_sqlite)
 
     # Reading the tree --------------------------------------------------------
 
@@ -49,52 +49,30 @@ class NodeService(VaultServiceBase):
     @records_denials
     def list_folder(self, actor: Principal, slug: str, path: str = "") -> list[NodeInfo]:
         """A folder's children, folders first, then by name (case-insensitive)."""
+        _, listing = self.browse(actor, slug, path)
+        if listing is None:
+            raise NotAFolder("This is a file, not a folder.")
+        return list(listing.items)
+
+    @records_denials
+    def browse(
+        self, actor: Principal, slug: str, path: str = ""
+    ) -> tuple[NodeInfo, FolderListing | None]:
+        """A node (as `stat`) and, for a folder, its listing (kept per process: listing.py).
+
+        One path resolution and one access decision for both, as the API's
+        GET of a node needs them.
+        """
         with self.db.read() as session:
+            mark = self._listings.mark(session)  # before anything else is read
             space = self._space(session, slug)
             segments = split_path(path)
-            folder = self._locate(session, actor, space, segments, Action.FOLDER_LIST)
-            if folder.kind != FOLDER:
-                raise NotAFolder("This is a file, not a folder.")
-            # Columns, not ORM objects, and the two dates read without their
-            # column type: for a folder of 10,000 entries, an identity map,
-            # instance state and two type processors per row took more than
-            # half of the listing's time (issue 3, item 8). Nothing is modified.
-            rows = session.execute(
-                select(
-                    Node.id,
-                    Node.kind,
-                    Node.name_enc,
-                    Node.name_key_id,
-                    Node.current_version_id,
-                    type_coerce(Node.created_at, NullType()),
-                    type_coerce(Node.updated_at, NullType()),
-                    Version.size,
-                    Content.sha256,
-                )
-                .outerjoin(Version, Version.id == Node.current_version_id)
-                .outerjoin(Content, Content.id == Version.content_id)
-                .where(Node.parent_id == folder.id)
-            ).all()
-            open_name, prefix = self.tree.open_name, join_path(segments).rstrip("/") + "/"
-            items = []
-            for node_id, kind, name_enc, key_id, version_id, created, updated, size, sha in rows:
-                name = open_name(session, key_id, node_id, name_enc)
-                created_at = _utc(created)
-                items.append(
-                    NodeInfo(
-                        node_id,
-                        name,
-                        kind,
-                        prefix + name,
-                        (size or 0) if kind == FILE else 0,
-                        created_at,
-                        created_at if updated == created else _utc(updated),
-                        version_id,
-                        sha,
-                    )
-                )
-            items.sort(key=lambda i: (i.kind != FOLDER, fold_name(i.name), i.name))
-            return items
+            node = self._locate(session, actor, space, segments, Action.FOLDER_LIST)
+            info = self._info(session, node, segments)
+            if node.kind != FOLDER:
+                return info, None
+            prefix = join_path(segments).rstrip("/") + "/"
+            return info, self._listings.of(session, node.id, prefix, mark)
 
     def _info(self, session: Session, node: Node, segments: list[str]) -> NodeInfo:
         size, sha256 = 0, None
@@ -442,19 +420,6 @@ class NodeService(VaultServiceBase):
             deleted_by=item.deleted_by,
             protected_until=item.protected_until,
         )
-
-
-def _utc(value: object) -> dt.datetime:
-    """A `UTCDateTime` column read without its type: the same aware UTC datetime.
-
-    SQLite gives the text SQLAlchemy stored (naive UTC, ISO 8601), PostgreSQL
-    a datetime; `core/db/base.py` (UTCDateTime) is the reference.
-    """
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if not isinstance(value, dt.datetime):
-        raise TypeError("UTCDateTime column returned a non-datetime")
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _make_info(

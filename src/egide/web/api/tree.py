@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import accumulate
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, TypeAdapter
 
+from egide.services.vault.listing import FolderListing
 from egide.services.vault.types import NodeInfo, TrashInfo
 from egide.web.api.content import VersionOut
 from egide.web.deps import Caller, Svc
@@ -40,22 +42,58 @@ class Listing(BaseModel):
     next_offset: int | None = Field(description="Offset of the next page, null on the last")
 
 
+_NODE_JSON = TypeAdapter(NodeInfo)
+
+
+def _node_json(info: NodeInfo) -> bytes:
+    """A `NodeOut`'s JSON, straight from the service's frozen value (no model to validate)."""
+    return _NODE_JSON.dump_json(info)
+
+
 @dataclass(frozen=True)
-class _ListingBody:
-    """`Listing`, serialised straight from the service's values (same fields, same order).
+class _ItemsJson:
+    """A listing's items as `NodeOut` JSON, joined by commas; item i ends before `ends[i]`.
 
     Validating 10,000 `NodeOut` models, then the response model again, took
-    about a third of a large listing's time; the service's frozen values need
-    neither.
+    about a third of a large listing's time, and encoding them another third:
+    this is made once per listing (services/vault/listing.py keeps a listing,
+    and what is derived from it, while the folder's rows stay the same), and
+    a page is a slice of it.
     """
 
-    folder: NodeInfo
-    items: list[NodeInfo]
-    total: int
-    next_offset: int | None
+    joined: bytes
+    ends: tuple[int, ...]
+
+    def page(self, start: int, stop: int) -> memoryview:
+        """Items `start` to `stop` (excluded), without a comma at either end."""
+        stop = min(stop, len(self.ends))
+        if start >= stop:
+            return memoryview(b"")
+        first = self.ends[start - 1] if start else 0
+        return memoryview(self.joined)[first : self.ends[stop - 1] - 1]
 
 
-_LISTING_JSON = TypeAdapter(_ListingBody)
+def _items_json(items: tuple[NodeInfo, ...]) -> _ItemsJson:
+    encoded = [_node_json(item) for item in items]
+    return _ItemsJson(b",".join(encoded), tuple(accumulate(len(e) + 1 for e in encoded)))
+
+
+def _listing_json(folder: NodeInfo, listing: FolderListing, offset: int, limit: int) -> bytes:
+    """A `Listing`'s JSON, in the model's field order (the same bytes as the model gives)."""
+    total, following = len(listing.items), offset + limit
+    return b"".join(
+        (
+            b'{"folder":',
+            _node_json(folder),
+            b',"items":[',
+            listing.derived(_items_json).page(offset, following),
+            b'],"total":',
+            str(total).encode(),
+            b',"next_offset":',
+            str(following).encode() if following < total else b"null",
+            b"}",
+        )
+    )
 
 
 class TrashOut(BaseModel):
@@ -96,21 +134,13 @@ def get_node(
     offset: int = Query(0, ge=0),
     limit: int = Query(1000, ge=1, le=10000),
 ) -> NodeOut | Response:
-    node = svc.nodes.stat(caller, space, path)
-    if node.kind == "file":
+    node, listing = svc.nodes.browse(caller, space, path)
+    if listing is None:
         if node.version_id:
             response.headers["ETag"] = etag(node.version_id)
         return NodeOut.of(node)
-    items = svc.nodes.list_folder(caller, space, path)
-    following = offset + limit
-    body = _ListingBody(
-        folder=node,
-        items=items[offset:following],
-        total=len(items),
-        next_offset=following if following < len(items) else None,
-    )
     # The documented model is `Listing` (response_model); this is its JSON.
-    return Response(_LISTING_JSON.dump_json(body), media_type="application/json")
+    return Response(_listing_json(node, listing, offset, limit), media_type="application/json")
 
 
 @router.post(
