@@ -120,21 +120,27 @@ def sync_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
     `PULL_BYTES` per crossing: memory stays bounded by that, whatever the size.
     """
 
-    async def next_batch() -> tuple[bytes, bool]:
+    async def next_batch() -> tuple[bytes, bool, Exception | None]:
+        """(bytes gathered, whether the body ended, what stopped it early)."""
         parts: list[bytes] = []
         size = 0
         while size < PULL_BYTES:
             try:
                 chunk = await stream.__anext__()
             except StopAsyncIteration:
-                return b"".join(parts), True
+                return b"".join(parts), True, None
+            except Exception as exc:  # noqa: BLE001 - a client gone mid-body: raised after
+                # What did arrive is handed over first: a tus PATCH keeps it.
+                return b"".join(parts), True, exc
             parts.append(chunk)
             size += len(chunk)
-        return b"".join(parts), False
+        return b"".join(parts), False, None
 
     while True:
-        data, finished = anyio.from_thread.run(next_batch)
+        data, finished, error = anyio.from_thread.run(next_batch)
         if data:
             yield data
+        if error is not None:
+            raise error
         if finished:
             return
