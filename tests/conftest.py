@@ -16,7 +16,6 @@ from pathlib import Path
 
 import argon2
 import pytest
-from sqlalchemy import text
 
 from egide.core.config import Settings
 from egide.core.db.engine import Database
@@ -63,9 +62,11 @@ def _pg_database() -> Iterator[Database | None]:
 
 
 def _empty_pg(database: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    # DELETE, children first: for the few rows a test leaves, far cheaper than
+    # TRUNCATE, which rewrites every table's files whatever they hold.
     with database.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -74,9 +75,8 @@ def database_url(
 ) -> Iterator[str]:
     """URL of an empty, migrated database for this test."""
     if _pg_database is not None:
-        _empty_pg(_pg_database)
+        _empty_pg(_pg_database)  # each test starts empty; the next one empties after this
         yield _pg_database.url
-        _empty_pg(_pg_database)
         return
     path = tmp_path / "egide.sqlite3"
     shutil.copyfile(_sqlite_template, path)
