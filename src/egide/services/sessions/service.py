@@ -85,6 +85,8 @@ class SessionInfo:
     #: When and how a second factor was given in this session; None: not (yet).
     mfa_at: dt.datetime | None = None
     mfa_method: str | None = None
+    #: The `acr` an OpenID provider asserted at log-in, if the session began so.
+    acr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def _info(row: WebSession) -> SessionInfo:
         user_agent=row.user_agent,
         mfa_at=row.mfa_at,
         mfa_method=row.mfa_method,
+        acr=row.acr,
     )
 
 
@@ -162,6 +165,7 @@ class SessionService:
         mfa_at: dt.datetime | None = None,
         mfa_method: str | None = None,
         expires_at: dt.datetime | None = None,
+        acr: str | None = None,
     ) -> NewSession:
         """A new session row and its cookie. A renewed session keeps the second
         factor and the absolute end of the one it replaces."""
@@ -182,7 +186,9 @@ class SessionService:
             user_agent=user_agent[:300],
             mfa_at=mfa_at,
             mfa_method=mfa_method,
+            acr=acr,
         )
+        details = {"method": method} if acr is None else {"method": method, "acr": acr}
         with self.db.write() as session:
             session.add(row)
             self.audit.record(
@@ -190,7 +196,7 @@ class SessionService:
                 actor=principal,
                 action=AuditAction.LOGIN,
                 target={"user": principal.user_id, "session": row.id},
-                details={"method": method},
+                details=details,
             )
         state = None if mfa_at is not None or self.mfa is None else self.mfa.state(row.user_id)
         return NewSession(
@@ -200,6 +206,35 @@ class SessionService:
             password_change_required=self.accounts.must_change_password(principal.user_id),
             mfa_required=state is not None and state.required,
             mfa_enrolment_required=state is not None and state.required and not state.enrolled,
+        )
+
+    def open_external(
+        self,
+        principal: Principal,
+        *,
+        method: str,
+        mfa_method: str | None,
+        acr: str | None = None,
+        client_address: str = "",
+        user_agent: str = "",
+    ) -> NewSession:
+        """A session for a user whom something other than the password
+        authenticated: a passkey without password (`method="passkey"`), an
+        OpenID provider (`method="oidc"`). The caller has checked the
+        credential and that the account may sign in (enabled).
+
+        `mfa_method`: the second factor that credential already proves (a
+        user-verified passkey, an OpenID `acr` the MFA policy accepts), or
+        None: the session is then asked for one as after a password.
+        """
+        return self._open(
+            principal,
+            client_address,
+            user_agent,
+            method=method,
+            mfa_at=self.clock.now() if mfa_method is not None else None,
+            mfa_method=mfa_method,
+            acr=acr,
         )
 
     def change_password(
@@ -230,6 +265,7 @@ class SessionService:
             method="password-change",
             mfa_at=info.mfa_at,
             mfa_method=info.mfa_method,
+            acr=info.acr,
         )
 
     def verify_mfa(
@@ -277,6 +313,7 @@ class SessionService:
             mfa_at=now,
             mfa_method=method,
             expires_at=info.expires_at,
+            acr=info.acr,
         )
 
     def logout(self, cookie: str) -> None:

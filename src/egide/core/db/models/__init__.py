@@ -11,8 +11,12 @@ from egide.core.db.models.audit import (
     AuditLeaf,
     AuditNode,
 )
+from egide.core.db.models.device import DeviceAuthorization
+from egide.core.db.models.mail import OutboxMail
 from egide.core.db.models.mfa import LoginThrottle, RecoveryCode, TotpFactor
+from egide.core.db.models.passkeys import PasskeyChallenge, PasskeyCredential
 from egide.core.db.models.sessions import WebSession
+from egide.core.db.models.sso import ExternalIdentity, SsoLoginState
 from egide.core.db.models.uploads import Upload, UploadPart
 from egide.core.db.models.vault import (
     Content,
@@ -35,14 +39,20 @@ __all__ = [
     "AuditNode",
     "Base",
     "Content",
+    "DeviceAuthorization",
+    "ExternalIdentity",
     "Grant",
     "Group",
     "GroupMember",
     "LoginThrottle",
     "Node",
+    "OutboxMail",
+    "PasskeyChallenge",
+    "PasskeyCredential",
     "RecoveryCode",
     "Space",
     "SpaceKey",
+    "SsoLoginState",
     "TotpFactor",
     "TrashItem",
     "Upload",

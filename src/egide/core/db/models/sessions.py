@@ -34,5 +34,8 @@ class WebSession(Base):
     #: When a second factor was verified in this session; None: password only,
     #: and the session may do nothing but complete (or enrol) a second factor.
     mfa_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: Which one: "totp", "recovery-code", later "passkey" or an OIDC acr.
+    #: Which one: "totp", "recovery-code", "passkey" or "oidc".
     mfa_method: Mapped[str | None] = mapped_column(String(32))
+    #: The authentication context class an OpenID provider asserted for this
+    #: log-in (`acr` claim, e.g. "eidas1" for a CPS card or e-CPS); None otherwise.
+    acr: Mapped[str | None] = mapped_column(String(100))
