@@ -328,6 +328,7 @@ RECORDING: dict[str, set[AuditAction]] = {
     "AccountService.authenticate_token": {AuditAction.TOKEN_REFUSED},
     "AccountService.throttled_guess": {AuditAction.LOGIN_THROTTLED},
     "SessionService.login": {AuditAction.LOGIN, AuditAction.LOGIN_THROTTLED},
+    "SessionService.open_external": {AuditAction.LOGIN},
     "SessionService.logout": {AuditAction.LOGOUT},
     "SessionService.authenticate": {
         AuditAction.SESSION_LOCK,
