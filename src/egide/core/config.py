@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         "reverse proxy in front of it in production.",
     )
     port: int = Field(default=8000, ge=1, le=65535, description="Port `egide serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address users type to reach Égide, as the browser sees it "
+        "(https://egide.example.org, behind the TLS proxy). Passkeys are bound to its host, "
+        "OpenID Connect returns to it, links in e-mails point to it. Default: "
+        "http://HOST:PORT.",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark the session cookie Secure (only sent over HTTPS). Turn on behind "
@@ -298,6 +305,14 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_archive_dir(self) -> Path:
         return self.audit_archive_dir or self.data_dir / "audit-archive"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """`public_url` without a trailing slash, or the address `egide serve` listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def resolved_audit_origin(self) -> str:
