@@ -24,8 +24,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# One pytest worker per core (pytest-xdist); work stealing evens out the long
+# end-to-end tests. PYTEST_WORKERS=0 runs in one process (easier to debug).
+PYTEST_WORKERS ?= auto
+
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import argon2
 import pytest
+from sqlalchemy import make_url, text
 
 from egide.core.config import Settings
 from egide.core.db.engine import Database
@@ -23,6 +24,12 @@ from egide.core.db.migrate import upgrade
 from egide.core.db.models import Base
 
 PG_URL = os.environ.get("EGIDE_TEST_DATABASE_URL")
+
+# pytest-xdist workers inherit COLUMNS=80 and LINES=24; Rich would fix its
+# consoles' width from them when egide.cli is imported, before any test can
+# widen it, and fold long paths and ids in the CLI tests' output.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 pytest_plugins = ["tests.vault_fixtures"]
 
@@ -50,15 +57,45 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_pg_url(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker gets its own database, `<name>_<worker>`,
+    created on the same server (and dropped at the end): the tests of one
+    worker empty the tables between tests, which must not touch another's."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = Database(url)
+    try:
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg(url: str, worker_url: str) -> None:
+    name = make_url(worker_url).database
+    admin = Database(url)
+    try:
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def _pg_database() -> Iterator[Database | None]:
     if not PG_URL:
         yield None
         return
-    database = Database(PG_URL)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = _worker_pg_url(PG_URL, worker) if worker else PG_URL
+    database = Database(url)
     upgrade(database)
     yield database
     database.dispose()
+    if worker:
+        _drop_pg(PG_URL, url)
 
 
 def _empty_pg(database: Database) -> None:
