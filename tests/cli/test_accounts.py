@@ -13,6 +13,7 @@ from egide.core.config import Settings
 from egide.services.accounts.errors import BadCredentials
 from egide.services.registry import Services, build_services
 from tests.cli.conftest import PASSWORD, Cli, said
+from tests.passkey_authenticator import SoftPasskey
 
 OTHER_PASSWORD = "quiet orchard lantern 5521"
 
@@ -231,10 +232,31 @@ def test_an_administrator_resets_a_lost_authenticator(
     finally:
         svc.close()
     result = cli.ok("user", "mfa-reset", alice)
-    assert "authenticator of alice is removed" in said(result)
+    assert "Removed for alice: the authenticator app, with the recovery codes" in said(result)
     svc = build_services(settings)
     try:
         assert not svc.mfa.status(svc.accounts.principal_for_username(alice)).totp
     finally:
         svc.close()
     assert "No authenticator app is set up" in cli.fails(5, "user", "mfa-reset", alice)
+
+
+def test_mfa_reset_also_removes_passkeys(cli: Cli, alice: str, database_url: str) -> None:
+    settings = Settings(data_dir=cli.data_dir, database_url=database_url)
+    svc = build_services(settings)
+    try:
+        _, pending = svc.sessions.login(alice, PASSWORD)
+        passkey = SoftPasskey(settings.resolved_public_url)
+        options = svc.sessions.passkey_registration_options(pending.cookie)
+        svc.sessions.register_passkey(pending.cookie, "Clé USB", passkey.create_json(options))
+        assert svc.mfa.status(svc.accounts.principal_for_username(alice)).passkeys == 1
+    finally:
+        svc.close()
+    result = cli.ok("user", "mfa-reset", alice)
+    assert "Removed for alice: 1 passkey(s), with the recovery codes" in said(result)
+    svc = build_services(settings)
+    try:
+        status = svc.mfa.status(svc.accounts.principal_for_username(alice))
+        assert (status.passkeys, status.recovery_codes_left) == (0, 0)
+    finally:
+        svc.close()

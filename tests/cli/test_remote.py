@@ -257,7 +257,8 @@ def test_login_with_a_wrong_password_stores_nothing(
 
 
 def test_login_needs_a_terminal_or_password_stdin(egide: Cli, server: Live) -> None:
-    message = egide.fails(2, "login", server.url, "--username", "alice", stdin="")
+    # --password: without it, the login is approved in the browser (test_remote_device.py).
+    message = egide.fails(2, "login", server.url, "--password", "--username", "alice", stdin="")
     assert "--password-stdin" in message
 
 

@@ -126,6 +126,7 @@ def test_first_sign_in_leads_to_enrolment_and_nothing_else(
         "totp": True,
         "totp_pending": False,
         "recovery_codes_left": 10,
+        "passkeys": 0,
     }
 
     app_client.cookies.clear()

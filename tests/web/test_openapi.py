@@ -71,5 +71,18 @@ def test_no_undocumented_endpoint(openapi: dict[str, dict[str, object]]) -> None
     extra |= {("post", "/api/v1/session/mfa"), ("get", "/api/v1/me/mfa")}
     extra |= {("post", "/api/v1/me/mfa/totp"), ("delete", "/api/v1/me/mfa/totp")}
     extra |= {("post", "/api/v1/me/mfa/totp/confirm"), ("post", "/api/v1/me/mfa/recovery-codes")}
+    # OpenID Connect single sign-on (issue 5, item 4): three GETs a browser follows.
+    extra |= {("get", "/api/v1/sso"), ("get", "/api/v1/sso/login"), ("get", "/api/v1/sso/callback")}
+    # Passkeys (issue 5, item 2): mine, the second factor, the passwordless log-in.
+    extra |= {("post", "/api/v1/me/mfa/passkeys/options"), ("post", "/api/v1/me/mfa/passkeys")}
+    extra |= {("get", "/api/v1/me/mfa/passkeys")}
+    extra |= {("patch", "/api/v1/me/mfa/passkeys/{passkey_id}")}
+    extra |= {("delete", "/api/v1/me/mfa/passkeys/{passkey_id}")}
+    extra |= {("post", "/api/v1/session/mfa/passkey/options")}
+    extra |= {("post", "/api/v1/session/mfa/passkey")}
+    extra |= {("post", "/api/v1/session/passkey/options"), ("post", "/api/v1/session/passkey")}
+    # The device authorization flow of `egide login` (RFC 8628, issue 5).
+    extra |= {("post", "/api/v1/device/authorize"), ("post", "/api/v1/device/token")}
+    extra |= {("post", "/api/v1/device/lookup"), ("post", "/api/v1/device/approve")}
     published = {(method, path) for path, operations in openapi.items() for method in operations}
     assert published - contract - extra == set()

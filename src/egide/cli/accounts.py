@@ -18,6 +18,7 @@ from egide.cli.common import (
     services,
 )
 from egide.services.access.policy import GlobalRole, Principal
+from egide.services.mfa.errors import NoTotpFactor
 
 users = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 groups = typer.Typer(help="Manage groups of users.", no_args_is_help=True)
@@ -116,15 +117,27 @@ def user_enable(ctx: typer.Context, username: str) -> None:
 
 @users.command("mfa-reset")
 def user_mfa_reset(ctx: typer.Context, username: str) -> None:
-    """Remove a user's authenticator app and recovery codes (a lost or stolen phone).
+    """Remove a user's second factors, authenticator app and passkeys, with the
+    recovery codes (a lost or stolen phone or key).
 
     The user sets up a new one at the next sign-in (the MFA policy asks for it).
     """
     with handled_errors():
-        services(ctx).mfa.remove_totp(SYSTEM, username)
+        svc = services(ctx)
+        passkeys = svc.passkeys.remove_all(SYSTEM, username)
+        try:
+            svc.mfa.remove_totp(SYSTEM, username)
+            app = True
+        except NoTotpFactor:
+            if not passkeys:
+                raise
+            app = False
+    removed = (["the authenticator app"] if app else []) + (
+        [f"{passkeys} passkey(s)"] if passkeys else []
+    )
     console.print(
-        f"The authenticator of {username} is removed, with its recovery codes; they set up a "
-        "new one at their next sign-in."
+        f"Removed for {username}: {' and '.join(removed)}, with the recovery codes; they set up "
+        "a new second factor at their next sign-in."
     )
 
 

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -160,11 +160,124 @@ class Settings(BaseSettings):
         description="The issuer an authenticator app shows beside the account name "
         "(otpauth:// URI of the enrolment QR code), e.g. `Égide CHU Exemple`. No colon.",
     )
+    oidc_discovery_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="OpenID Connect single sign-on: the provider's discovery document "
+        "(`https://idp.example.org/realms/x/.well-known/openid-configuration`). SSO is off "
+        "while it is unset. See docs/sso.md.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The client id Égide was registered under at the OpenID provider.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The client secret of that registration; never logged. Prefer the "
+        "environment variable to the TOML file.",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email",
+        pattern=r"^\S+( \S+)*$",
+        description="Scopes asked of the provider, space-separated; `openid` is added if "
+        "missing (Pro Santé Connect: `openid scope_all`).",
+    )
+    oidc_acr_values: str | None = Field(
+        default=None,
+        pattern=r"^\S+( \S+)*$",
+        description="Authentication context classes asked of the provider (`acr_values`), "
+        "space-separated, e.g. `eidas1` for Pro Santé Connect; when set, an ID token whose "
+        "`acr` is not one of them is refused.",
+    )
+    oidc_user_claim: str = Field(
+        default="preferred_username",
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="The claim that names the Égide user at the first log-in of an external "
+        "identity: `preferred_username`, `email` (only when `email_verified` is true) or "
+        "`sub`, etc.",
+    )
+    oidc_create_users: bool = Field(
+        default=False,
+        description="Create the Égide account of an external identity that matches none at "
+        "its first log-in; when false only existing users may sign in through SSO.",
+    )
+    oidc_group_claim: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="The claim listing the user's groups at the provider (`groups`), for "
+        "`oidc_group_map`.",
+    )
+    oidc_group_map: dict[str, str] = Field(
+        default={},
+        description="Provider group → Égide group; membership of the mapped Égide groups "
+        "follows the provider's at each SSO log-in. Environment: JSON "
+        '(`{"/cardio": "cardiologie"}`); TOML: a table.',
+    )
+    oidc_mfa_acr: str | None = Field(
+        default=None,
+        pattern=r"^\S+( \S+)*$",
+        description="The `acr` values, space-separated, that count as a second factor for "
+        "the MFA policy (e.g. `eidas1`); a log-in with another acr is asked for the local "
+        "second factor as after a password.",
+    )
+    oidc_display_name: str = Field(
+        default="Single sign-on",
+        min_length=1,
+        max_length=64,
+        description="The label of the sign-in button, e.g. `Pro Santé Connect`.",
+    )
     language: Literal["fr", "en"] = Field(
         default="fr",
         description="Language of error messages when the client states no preference: "
         "`fr` or `en`. A web client's Accept-Language wins; the CLI follows the "
         "environment's locale.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$",
+        description="Host name of the SMTP server mail is sent through (docs/mail.md). "
+        "Default: none: mail is not sent, it waits in the outbox until this is set.",
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the SMTP server. Default: 587 with `starttls`, 465 with `tls`, "
+        "25 with `none`.",
+    )
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="How the connection to the SMTP server is protected: `starttls` "
+        "(upgrade, refused if the server cannot), `tls` (implicit TLS, SMTPS), or `none` "
+        "(plain text: only to a relay on the same host or network).",
+    )
+    smtp_username: str | None = Field(
+        default=None,
+        max_length=255,
+        description="User name to log in to the SMTP server with (AUTH); none: no log-in.",
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None,
+        description="Password of `smtp_username`; never logged. Prefer the environment "
+        "variable to the TOML file.",
+    )
+    smtp_from: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Sender of the mail Égide sends: `egide@hopital.example` or "
+        "`Égide <egide@hopital.example>`. Default: `egide@<host of public_url>`.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the certificate authorities the SMTP server's certificate is "
+        "checked against (an internal CA). Default: the system's trusted authorities.",
+    )
+    smtp_timeout_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="Seconds allowed to connect to the SMTP server and for each of its answers.",
     )
     audit_origin: str | None = Field(
         default=None,
@@ -257,6 +370,7 @@ class Settings(BaseSettings):
         "escrow_file",
         "audit_checkpoint_dir",
         "audit_archive_dir",
+        "smtp_ca_file",
         mode="after",
     )
     @classmethod

@@ -20,14 +20,21 @@ from egide.core.crypto.provider import FileKeyProvider
 from egide.core.db import Database
 from egide.core.db.migrate import is_up_to_date, upgrade
 from egide.core.errors import Unavailable
+from egide.services.accounts.device import DeviceFlowService
 from egide.services.accounts.service import AccountService
 from egide.services.accounts.throttle import ThrottlePolicy
 from egide.services.audit.checkpoints import CheckpointPolicy
 from egide.services.audit.context import ContextSealer
 from egide.services.audit.service import AuditService
+from egide.services.mail.alerts import LoginAlerts
+from egide.services.mail.outbox import Outbox
+from egide.services.mail.sender import MailSender, SmtpConfig
+from egide.services.mail.service import MailService
+from egide.services.mfa.passkeys import PasskeyService, RelyingParty
 from egide.services.mfa.policy import MfaPolicy
 from egide.services.mfa.service import MfaService
 from egide.services.sessions.service import SessionService
+from egide.services.sso.service import SsoConfig, SsoService
 from egide.services.uploads.service import UploadService
 from egide.services.vault.base import VaultContext
 from egide.services.vault.files import FileService
@@ -58,6 +65,10 @@ class Services:
     uploads: UploadService
     audit: AuditService
     mfa: MfaService
+    passkeys: PasskeyService
+    mail: MailService
+    sso: SsoService
+    device: DeviceFlowService
 
     def close(self) -> None:
         self.db.dispose()
@@ -136,6 +147,15 @@ def _wire(
     files = FileService(ctx)
     escrow: Path = settings.resolved_escrow_file
     mfa_policy = MfaPolicy.from_settings(settings)
+    # Mail (docs/mail.md): the log-in alerts write to the outbox in the log-in's transaction.
+    outbox = Outbox(clock)
+    alerts = LoginAlerts(
+        outbox,
+        public_url=settings.resolved_public_url,
+        language=settings.language,
+        timezone=settings.audit_timezone,
+        clock=clock,
+    )
     accounts = AccountService(
         db,
         hasher=hasher,
@@ -143,9 +163,29 @@ def _wire(
         audit=audit.recorder,
         throttle=ThrottlePolicy.from_settings(settings),
         mfa_policy=mfa_policy,
+        on_failures_cleared=alerts.failures_cleared,
     )
     mfa = MfaService(
         db, keys, policy=mfa_policy, issuer=settings.mfa_issuer, clock=clock, audit=audit.recorder
+    )
+    passkeys = PasskeyService(
+        db,
+        accounts,
+        mfa,
+        rp=RelyingParty.from_settings(settings),
+        clock=clock,
+        audit=audit.recorder,
+    )
+    sessions = SessionService(
+        db,
+        accounts,
+        idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
+        lifetime=dt.timedelta(hours=settings.session_lifetime_hours),
+        clock=clock,
+        audit=audit.recorder,
+        mfa=mfa,
+        alerts=alerts,
+        passkeys=passkeys,
     )
     return Services(
         settings=settings,
@@ -158,18 +198,37 @@ def _wire(
         nodes=NodeService(ctx, files),
         maintenance=MaintenanceService(ctx),
         rotation=KeyRotationService(ctx, lambda: keys.add_master_key(escrow)),
-        sessions=SessionService(
-            db,
-            accounts,
-            idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
-            lifetime=dt.timedelta(hours=settings.session_lifetime_hours),
-            clock=clock,
-            audit=audit.recorder,
-            mfa=mfa,
-        ),
+        sessions=sessions,
         uploads=UploadService(ctx, files),
         audit=audit,
         mfa=mfa,
+        passkeys=passkeys,
+        mail=MailService(
+            db,
+            MailSender(db, SmtpConfig.from_settings(settings), clock=clock, audit=audit.recorder),
+            outbox=outbox,
+            alerts=alerts,
+            language=settings.language,
+            public_url=settings.resolved_public_url,
+            timezone=settings.audit_timezone,
+            clock=clock,
+            audit=audit.recorder,
+        ),
+        sso=SsoService(
+            db,
+            accounts,
+            sessions,
+            SsoConfig.from_settings(settings),
+            clock=clock,
+            audit=audit.recorder,
+        ),
+        device=DeviceFlowService(
+            db,
+            accounts,
+            verification_uri=f"{settings.resolved_public_url}/device",
+            clock=clock,
+            audit=audit.recorder,
+        ),
     )
 
 

@@ -16,11 +16,15 @@ from starlette.routing import Match
 from egide import __version__
 from egide.core.errors import EgideError
 from egide.services.audit.worker import AuditWorker
+from egide.services.mail.worker import MailWorker
 from egide.services.registry import Services
 from egide.web import openapi, problems
 from egide.web.api import content, mfa, session, spaces, tokens, tree, uploads
 from egide.web.api.audit import router as audit_router
 from egide.web.api.audit_reports import router as audit_reports_router
+from egide.web.api.device import router as device_router
+from egide.web.api.passkeys import router as passkeys_router
+from egide.web.api.sso import router as sso_router
 from egide.web.observability import Metrics, ObservabilityMiddleware
 
 
@@ -32,11 +36,16 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = AuditWorker.for_services(services) if background else None
+        mailer = MailWorker(services.mail.sender) if background else None
         if worker is not None:
             worker.start()
+        if mailer is not None:
+            mailer.start()
         try:
             yield
         finally:
+            if mailer is not None:
+                await anyio.to_thread.run_sync(mailer.stop)
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)
 
@@ -60,6 +69,7 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
     for router in (
         session.router,
         mfa.router,
+        passkeys_router,
         tokens.router,
         spaces.router,
         content.router,
@@ -67,6 +77,8 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
         uploads.router,
         audit_router,
         audit_reports_router,
+        sso_router,
+        device_router,
     ):
         app.include_router(router)
 

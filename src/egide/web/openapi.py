@@ -64,6 +64,13 @@ PUBLIC = frozenset(
     {
         ("post", "/api/v1/session"),
         ("options", "/api/v1/uploads"),
+        # Single sign-on: the browser is not signed in yet (web/api/sso.py).
+        ("get", "/api/v1/sso"),
+        ("get", "/api/v1/sso/login"),
+        ("get", "/api/v1/sso/callback"),
+        # Passwordless log-in with a passkey: no session yet (web/api/passkeys.py).
+        ("post", "/api/v1/session/passkey/options"),
+        ("post", "/api/v1/session/passkey"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -103,6 +110,10 @@ def _problem_content() -> dict[str, Any]:
 def _rewrite_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
+    if operation.pop("x-egide-oauth", False):
+        # The device flow's OAuth endpoints (web/api/device.py, RFC 8628): open without
+        # credentials, and their errors are RFC 6749 5.2 JSON, which they declare.
+        return
     if path.startswith("/api/v1/"):
         for status, description in COMMON.items():
             responses.setdefault(status, {"description": description})

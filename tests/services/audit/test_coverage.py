@@ -17,6 +17,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -29,6 +30,7 @@ from egide.core.clock import ManualClock
 from egide.core.db.models import AuditEvent, Version
 from egide.core.errors import EgideError
 from egide.services.access.policy import Principal
+from egide.services.accounts.device import DeviceFlowService
 from egide.services.accounts.errors import BadCredentials, LoginThrottled
 from egide.services.accounts.service import AccountService
 from egide.services.audit.actions import AuditAction
@@ -38,15 +40,21 @@ from egide.services.audit.erasure import ContextEraser
 from egide.services.audit.export import export_bundle
 from egide.services.audit.recorder import DENIED
 from egide.services.audit.reports import AccessReports
+from egide.services.mail.sender import MailSender, SmtpConfig
+from egide.services.mail.service import MailService
+from egide.services.mfa.passkeys import PasskeyService
 from egide.services.mfa.service import MfaService
 from egide.services.registry import Services
 from egide.services.sessions.service import SessionService
+from egide.services.sso.service import SsoService
 from egide.services.uploads.service import UploadService
 from egide.services.vault.files import FileService
 from egide.services.vault.maintenance import MaintenanceService
 from egide.services.vault.nodes import NodeService
 from egide.services.vault.rotation import KeyRotationService
 from egide.services.vault.spaces import SpaceService
+from tests.passkey_authenticator import SoftPasskey
+from tests.sso_provider import sign_in_through_provider
 from tests.vault_fixtures import PASSWORD, SYSTEM, MakeUser
 
 NEW_PASSWORD = "une toute autre phrase de passe 2026"
@@ -116,9 +124,28 @@ def _remove_factor(w: World) -> None:
     w.svc.mfa.remove_totp(SYSTEM, "alice")
 
 
+def _add_passkey(w: World) -> str:
+    """alice's passkey registered from a session (software authenticator); its id."""
+    cookie = _login(w)
+    answer = SoftPasskey(w.svc.passkeys.rp.origin).create_json(
+        w.svc.sessions.passkey_registration_options(cookie)
+    )
+    return w.svc.sessions.register_passkey(cookie, "YubiKey", answer)[2].passkey.id
+
+
 def _revoke_session(w: World) -> None:
     session_id = w.svc.sessions.login("alice", PASSWORD)[1].info.id
     w.svc.sessions.revoke(w.alice, session_id)
+
+
+def _device(w: World, *, approve: bool) -> None:
+    """A device's request, approved or denied by alice from a web session."""
+    grant = w.svc.device.start("egide CLI on poste-12")
+    session_id = w.svc.sessions.login("alice", PASSWORD)[1].info.id
+    if approve:
+        w.svc.device.approve(w.alice, grant.user_code, session_id=session_id, mfa_method="totp")
+    else:
+        w.svc.device.deny(w.alice, grant.user_code, session_id=session_id)
 
 
 def _revoke_token(w: World) -> None:
@@ -184,6 +211,28 @@ def _audit_report(w: World) -> None:
     AccessReports.for_services(w.svc).denied(SYSTEM, since=now - dt.timedelta(days=1), until=now)
 
 
+def _mail_refused(w: World) -> None:
+    """A message the SMTP server (a real one, tests/services/mail) refuses for good."""
+    from tests.services.mail.helpers import enqueue
+    from tests.services.mail.smtp_server import SmtpServer
+
+    server = SmtpServer(refuse={"dr.0@chu.example"}).start()
+    try:
+        enqueue(w.svc, 1)
+        config = SmtpConfig(
+            host="127.0.0.1",
+            port=server.port,
+            security="none",
+            sender=Address("Egide", "egide", "chu.example"),
+            public_url="https://egide.chu.example",
+            timeout=5.0,
+        )
+        w.svc.mail.sender = MailSender(w.svc.db, config, clock=w.clock, audit=w.svc.audit.recorder)
+        assert w.svc.mail.send_pending().failed == 1
+    finally:
+        server.stop()
+
+
 def _after_note(act: Callable[[World], Any]) -> Callable[[World], Any]:
     """`act`, once alice has written note.txt."""
 
@@ -209,6 +258,10 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.TOKEN_REVOKE: _revoke_token,
     AuditAction.TOKEN_REFUSED: _refused_token,
     AuditAction.LOGIN_THROTTLED: _throttle,
+    AuditAction.DEVICE_START: lambda w: w.svc.device.start("egide CLI on poste-12"),
+    AuditAction.DEVICE_APPROVE: lambda w: _device(w, approve=True),
+    AuditAction.DEVICE_DENY: lambda w: _device(w, approve=False),
+    AuditAction.DEVICE_TOKEN: lambda w: w.svc.device.poll("an unknown device code"),
     AuditAction.MFA_ENROL: lambda w: w.svc.mfa.begin_totp(w.alice),
     AuditAction.MFA_CONFIRM: _enrol,
     AuditAction.MFA_VERIFY: _verify_at_sign_in,
@@ -216,6 +269,14 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.MFA_RECOVERY_CODES: lambda w: w.svc.mfa.regenerate_recovery_codes(
         w.alice, _enrol(w)[0]
     ),
+    AuditAction.MFA_PASSKEY_ADD: _add_passkey,
+    AuditAction.MFA_PASSKEY_RENAME: lambda w: w.svc.passkeys.rename(
+        w.alice, _add_passkey(w), "Clé"
+    ),
+    AuditAction.MFA_PASSKEY_REMOVE: lambda w: w.svc.passkeys.remove(
+        w.alice, _add_passkey(w), current_password=PASSWORD
+    ),
+    AuditAction.SSO_LINK: lambda w: sign_in_through_provider(w.svc, w.clock),
     AuditAction.USER_CREATE: lambda w: w.svc.accounts.create_user(
         SYSTEM, "carol", password=PASSWORD
     ),
@@ -265,6 +326,9 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.AUDIT_EXPORT: _export,
     AuditAction.AUDIT_ARCHIVE: _archive,
     AuditAction.AUDIT_ERASE: _erase,
+    AuditAction.MAIL_FAILED: _mail_refused,
+    AuditAction.MAIL_TEST: lambda w: w.svc.mail.send_test(SYSTEM, "dr.martin@chu.example"),
+    AuditAction.USER_LANGUAGE: lambda w: w.svc.mail.set_language(SYSTEM, "alice", "en"),
 }
 
 
@@ -327,6 +391,14 @@ RECORDING: dict[str, set[AuditAction]] = {
     "AccountService.revoke_token": {AuditAction.TOKEN_REVOKE},
     "AccountService.authenticate_token": {AuditAction.TOKEN_REFUSED},
     "AccountService.throttled_guess": {AuditAction.LOGIN_THROTTLED},
+    "AccountService.issue_token": {AuditAction.TOKEN_CREATE},
+    "DeviceFlowService.start": {AuditAction.DEVICE_START},
+    # Wrong codes are denied device.approve entries; throttled ones session.throttled.
+    "DeviceFlowService.describe": {AuditAction.DEVICE_APPROVE, AuditAction.LOGIN_THROTTLED},
+    "DeviceFlowService.approve": {AuditAction.DEVICE_APPROVE, AuditAction.LOGIN_THROTTLED},
+    "DeviceFlowService.deny": {AuditAction.DEVICE_DENY, AuditAction.LOGIN_THROTTLED},
+    # A success is the token's token.create; refusals are device.token.
+    "DeviceFlowService.poll": {AuditAction.TOKEN_CREATE, AuditAction.DEVICE_TOKEN},
     "SessionService.login": {AuditAction.LOGIN, AuditAction.LOGIN_THROTTLED},
     "SessionService.open_external": {AuditAction.LOGIN},
     "SessionService.logout": {AuditAction.LOGOUT},
@@ -355,6 +427,44 @@ RECORDING: dict[str, set[AuditAction]] = {
         AuditAction.SESSION_REVOKE,
         AuditAction.LOGIN,
     },
+    # Passkeys: a denied registration is recorded by registration_options too.
+    "PasskeyService.registration_options": {AuditAction.MFA_PASSKEY_ADD},
+    "PasskeyService.register": {AuditAction.MFA_PASSKEY_ADD},
+    "PasskeyService.rename": {AuditAction.MFA_PASSKEY_RENAME},
+    # The password as proof is checked as a log-in is (failures, back-off).
+    "PasskeyService.remove": {
+        AuditAction.MFA_PASSKEY_REMOVE,
+        AuditAction.LOGIN,
+        AuditAction.LOGIN_THROTTLED,
+    },
+    "PasskeyService.remove_all": {AuditAction.MFA_PASSKEY_REMOVE},
+    "PasskeyService.verify_second_factor": {AuditAction.MFA_VERIFY, AuditAction.LOGIN_THROTTLED},
+    "PasskeyService.verify_login": {AuditAction.LOGIN, AuditAction.LOGIN_THROTTLED},
+    "SessionService.passkey_options": {
+        AuditAction.SESSION_LOCK,
+        AuditAction.SESSION_EXPIRE,
+        AuditAction.SESSION_REVOKE,
+    },
+    "SessionService.passkey_registration_options": {AuditAction.MFA_PASSKEY_ADD},
+    "SessionService.register_passkey": {
+        AuditAction.MFA_PASSKEY_ADD,
+        AuditAction.SESSION_REVOKE,
+        AuditAction.LOGIN,
+    },
+    "SessionService.verify_passkey": {
+        AuditAction.MFA_VERIFY,
+        AuditAction.SESSION_REVOKE,
+        AuditAction.LOGIN,
+        AuditAction.LOGIN_THROTTLED,
+    },
+    "SessionService.login_passkey": {AuditAction.LOGIN, AuditAction.LOGIN_THROTTLED},
+    "SsoService.complete": {
+        AuditAction.LOGIN,
+        AuditAction.SSO_LINK,
+        AuditAction.USER_CREATE,
+        AuditAction.GROUP_MEMBER_ADD,
+        AuditAction.GROUP_MEMBER_REMOVE,
+    },
     "AuditReader.entries": {AuditAction.AUDIT_READ},
     "AuditReader.inclusion": {AuditAction.AUDIT_READ},
     "AuditReader.consistency": {AuditAction.AUDIT_READ},
@@ -364,6 +474,9 @@ RECORDING: dict[str, set[AuditAction]] = {
     "AccessReports.denied": {AuditAction.AUDIT_REPORT},
     "AccessReports.out_of_hours": {AuditAction.AUDIT_REPORT},
     "AccessReports.run": {AuditAction.AUDIT_REPORT},
+    "MailService.send_test": {AuditAction.MAIL_TEST},
+    "MailService.set_language": {AuditAction.USER_LANGUAGE},
+    "MailService.send_pending": {AuditAction.MAIL_FAILED},
 }
 
 #: Public methods that change nothing and read no content: no event, and why.
@@ -385,12 +498,20 @@ READ_ONLY: dict[str, str] = {
     "AccountService.list_tokens": "token metadata, never secrets",
     "AccountService.check_password_policy": "judges a candidate password, stores nothing",
     "AccountService.must_change_password": "reads one flag",
+    "AccountService.check_token_session": "judges a session for minting a token; the "
+    "caller records the refusal it raises",
     "AccountService.principal_for": "loads the principal of an authenticated request",
     "AccountService.principal_for_username": "the local CLI's principal, checked by the host",
     "SessionService.list_sessions": "the caller's sessions (administrators: anyone's)",
     "AuditReader.checkpoint": "the latest signed checkpoint: public by design",
     "MfaService.status": "the caller's own factors, no secret",
     "MfaService.state": "whether a session must give a second factor",
+    "MfaService.use_code": "uses up a code inside its caller's transaction, which records",
+    "PasskeyService.list_passkeys": "the caller's own passkeys, no key material",
+    "PasskeyService.assertion_options": "stores a single-use challenge; its answer records",
+    "SsoService.info": "whether single sign-on is configured, and its label",
+    "SsoService.begin": "stores a sign-in request before anyone is known; complete records it",
+    "MailService.status": "counts of the outbox and its last error, no content",
 }
 
 SERVICE_CLASSES = [
@@ -403,9 +524,13 @@ SERVICE_CLASSES = [
     AccountService,
     SessionService,
     MfaService,
+    PasskeyService,
+    SsoService,
     AuditReader,
     AccessReports,
     ContextEraser,
+    MailService,
+    DeviceFlowService,
 ]
 
 
@@ -476,9 +601,26 @@ REFUSALS: dict[str, tuple[Callable[[World], Any], str]] = {
         lambda w: w.svc.spaces.set_quota(w.alice, "cardio", quota_bytes=1),
         "space.admin",
     ),
+    "set another user's mail language": (
+        lambda w: w.svc.mail.set_language(w.bob, "alice", "en"),
+        "user.manage",
+    ),
+    "send a test mail without being an administrator": (
+        lambda w: w.svc.mail.send_test(w.bob, "x@chu.example"),
+        "maintenance.run",
+    ),
     "sign in with a wrong password": (
         lambda w: w.svc.sessions.login("alice", "not the password"),
         "session.login",
+    ),
+    "approve a device with a wrong code": (
+        lambda w: w.svc.device.approve(
+            w.alice,
+            "BBBB-BBBB",
+            session_id=w.svc.sessions.login("alice", PASSWORD)[1].info.id,
+            mfa_method="totp",
+        ),
+        "device.approve",
     ),
 }
 

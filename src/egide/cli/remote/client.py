@@ -132,11 +132,16 @@ class RemoteClient:
 
     # Requests ------------------------------------------------------------------
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """The answer whatever its status (the caller checks it: the OAuth endpoints of
+        the device flow answer their own errors); a network failure is a RemoteError."""
         try:
-            response = self.http.request(method, url, **kwargs)
+            return self.http.request(method, url, **kwargs)
         except httpx.RequestError as exc:
             raise transport_error(self.url, exc) from None
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = self.send(method, url, **kwargs)
         self.check(response)
         return response
 

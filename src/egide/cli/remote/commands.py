@@ -1,13 +1,15 @@
 """`egide login URL` and `egide logout`: an API token per remote, in the remotes file.
 
-Logging in opens a web session with the password, gives the second factor
-when the server asks for one (a code typed by the user), creates an API
-token with the `files:read` and `files:write` scopes, ends the session,
-checks that the token works through that address, and stores it
-(config.py). The password, the code and the token never appear in an
-argument, a log or a message. A user who has not set up a second factor yet
-is sent to the web interface: the device authorization flow (RFC 8628) that
-will let the CLI do it is a later piece (issue 5, item 3).
+Logging in asks for an API token with the `files:read` and `files:write`
+scopes, checks that it works through that address, and stores it
+(config.py). By default the token comes through the device authorization
+flow (RFC 8628, device.py): the command shows a code that the user approves
+in the browser, signed in with their second factor (issue 5, item 3).
+`--password` keeps the terminal-only way, for a machine with no browser at
+hand: it opens a web session with the password, gives the second factor
+when the server asks for one (a code typed by the user), creates the token
+and ends the session. The password, the codes and the token never appear in
+an argument, a log or a message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from egide.cli.common import console, fail
 from egide.cli.remote import config
 from egide.cli.remote.client import API, RemoteClient, normalise_url
 from egide.cli.remote.config import Remote
+from egide.cli.remote.device import device_login
 from egide.cli.remote.errors import RemoteError, remote_errors
 from egide.core.errors import ErrorKind
 
@@ -129,9 +132,65 @@ def _revoke(remote: Remote) -> bool:
     return True
 
 
+def _by_password(
+    client: RemoteClient,
+    username: str | None,
+    name: str,
+    days: int,
+    *,
+    stdin: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The terminal-only way (--password): (username, token)."""
+    if not username:
+        if not sys.stdin.isatty():
+            fail("Give your username with --username.", code=2)
+        username = str(typer.prompt("Username")).strip()
+    password = _read_password(stdin)
+    try:
+        return username, _create_token(client, username, password, name, days, stdin=stdin)
+    finally:
+        del password
+
+
+def _by_device(
+    client: RemoteClient, username: str | None, name: str, days: int
+) -> tuple[str, dict[str, Any]]:
+    """The device flow: (the approving user's name, token). When --username named
+    someone else, the token just made is revoked and the login refused."""
+    answer = device_login(client, client_name=name, scopes=SCOPES, days=days)
+    token = {
+        "id": str(answer["token_id"]),
+        "secret": str(answer["access_token"]),
+        "expires_at": str(answer.get("expires_at", "")),
+    }
+    bearer = {"Authorization": f"Bearer {token['secret']}"}
+    # Also checks the token through this address (a proxy may drop Authorization).
+    me = client.json("GET", f"{API}/me", headers=bearer)
+    approved_by = str(me["username"])
+    if username and username.strip().lower() != approved_by.lower():
+        client.request("DELETE", f"{API}/tokens/{token['id']}", headers=bearer)
+        raise RemoteError(
+            f"The code was approved by {approved_by}, not {username.strip()}: the token was "
+            "revoked and nothing stored. Approve it signed in as the right user, or leave "
+            "--username out.",
+            kind=ErrorKind.FORBIDDEN,
+        )
+    return approved_by, token
+
+
 def login(
     url: str = typer.Argument(..., help="The server's address, e.g. https://egide.chu.fr."),
-    username: str | None = typer.Option(None, help="Your username (asked if not given)."),
+    username: str | None = typer.Option(
+        None,
+        help="Your username: asked by --password if not given; with the browser, the "
+        "login is refused if another user approves it.",
+    ),
+    password: bool = typer.Option(
+        False,
+        "--password",
+        help="Log in with your username, password and second-factor code typed here, for a "
+        "machine with no browser at hand, instead of approving a code in the browser.",
+    ),
     name: str | None = typer.Option(
         None, help="The API token's name, shown in your token list (default: the host name)."
     ),
@@ -141,29 +200,30 @@ def login(
     password_stdin: bool = typer.Option(
         False,
         help="Read the password from standard input (and, if the server asks for one, the "
-        "second-factor code from the next line).",
+        "second-factor code from the next line); implies --password.",
     ),
     expires_in_days: int = typer.Option(90, min=1, max=365, help="Token lifetime in days."),
     insecure_http: bool = typer.Option(
         False, help="Allow plain http:// to a host other than this machine."
     ),
 ) -> None:
-    """Log in to a remote Égide server and store an API token for the file commands."""
-    with remote_errors():
+    """Log in to a remote Égide server and store an API token for the file commands.
+
+    By default, shows a code to approve in the browser (signed in with your second
+    factor); --password asks for the password and code here instead.
+    """
+    with remote_errors(interrupted="Interrupted: no token was stored."):
         base = normalise_url(url, insecure_http=insecure_http)
         remote_name = config.check_name(remote_name)
         remotes = config.load()
-        if not username:
-            if not sys.stdin.isatty():
-                fail("Give your username with --username.", code=2)
-            username = str(typer.prompt("Username")).strip()
-        password = _read_password(password_stdin)
         token_name = name or f"egide CLI on {socket.gethostname()}"[:100]
         with RemoteClient(base) as client:
-            token = _create_token(
-                client, username, password, token_name, expires_in_days, stdin=password_stdin
-            )
-        del password
+            if password or password_stdin:
+                username, token = _by_password(
+                    client, username, token_name, expires_in_days, stdin=password_stdin
+                )
+            else:
+                username, token = _by_device(client, username, token_name, expires_in_days)
         remote = Remote(
             name=remote_name,
             url=base,

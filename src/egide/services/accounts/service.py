@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from egide.core.clock import Clock
 from egide.core.db.engine import Database
-from egide.core.db.models import ApiToken, User, UserRole
+from egide.core.db.models import ApiToken, LoginThrottle, User, UserRole
 from egide.core.errors import EgideError, InvalidInput
 from egide.services.access.policy import (
     Action,
@@ -121,9 +121,13 @@ class AccountService(GroupAdmin, TokenAdmin):
         audit: AuditRecorder | None = None,
         throttle: ThrottlePolicy | None = None,
         mfa_policy: MfaPolicy | None = None,
+        on_failures_cleared: Callable[[Session, str, LoginThrottle], object] | None = None,
     ) -> None:
+        """`on_failures_cleared`: the log-in alert after failures (`LoginThrottler`)."""
         super().__init__(db, hasher=hasher, clock=clock, audit=audit, mfa_policy=mfa_policy)
-        self._throttle = LoginThrottler(db, self._clock, throttle or ThrottlePolicy())
+        self._throttle = LoginThrottler(
+            db, self._clock, throttle or ThrottlePolicy(), on_cleared=on_failures_cleared
+        )
 
     # --- users -----------------------------------------------------------------
 

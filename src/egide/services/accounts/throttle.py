@@ -39,6 +39,7 @@ import hashlib
 import ipaddress
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select, update
@@ -159,10 +160,19 @@ def _seconds(delay: dt.timedelta) -> int:
 class LoginThrottler:
     """Judges, counts and clears failed log-ins; the one owner of `login_throttles`."""
 
-    def __init__(self, db: Database, clock: Clock, policy: ThrottlePolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: ThrottlePolicy,
+        on_cleared: Callable[[Session, str, LoginThrottle], object] | None = None,
+    ) -> None:
+        """`on_cleared(session, account key, counter)` runs in the transaction that clears
+        an account's counter holding failures (the log-in alert, `services/mail/alerts.py`)."""
         self._db = db
         self._clock = clock
         self.policy = policy
+        self.on_cleared = on_cleared
 
     def standing(self, session: Session, keys: ThrottleKeys) -> Standing:
         """Whether an attempt may be judged now, read in the caller's transaction."""
@@ -201,6 +211,9 @@ class LoginThrottler:
     def record_success(self, keys: ThrottleKeys) -> None:
         """Clear the account's counter; the address's stays (see the module docstring)."""
         with self._db.write() as session:
+            counter = session.get(LoginThrottle, keys.account)
+            if self.on_cleared is not None and counter is not None and counter.failures > 0:
+                self.on_cleared(session, keys.account, counter)
             session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys.account))
 
     def purge(self) -> int:

@@ -146,41 +146,65 @@ class TokenAdmin(AccountServiceBase):
             user = session.get(User, actor.user_id)
             if user is None or user.is_disabled:
                 raise AccountDisabled()
-            if mfa_method is None and self._mfa_bound(session, user.id):
-                raise TokenNotAllowed(
-                    "API tokens are created only from a session signed in with a second "
-                    "factor. Sign in again with your authenticator code (setting one up "
-                    "first if asked), then create the token."
-                ).denied(AuditAction.TOKEN_CREATE, {"user": user.id})
-            # Judge the roles stored now, not those the actor's session loaded.
-            refused = wanted - grantable_scopes(load_principal(session, user))
-            if refused:
-                raise TokenNotAllowed(
-                    "Your roles do not allow a token with the {scopes} scope. Choose among "
-                    "files:read, files:write and shares:manage, or ask an administrator.",
-                    scopes=", ".join(sorted(refused)),
-                )
-            now = self._now()
-            secret = tokens.new_secret()
-            row = ApiToken(
-                id=new_id(),
-                user_id=user.id,
-                name=name,
-                secret_hash=tokens.hash_secret(secret),
-                scopes=" ".join(sorted(wanted)),
-                created_at=now,
-                expires_at=now + expires_in,
+            self.check_token_session(session, user.id, mfa_method, AuditAction.TOKEN_CREATE)
+            return self.issue_token(session, actor, user, name, wanted, expires_in=expires_in)
+
+    def check_token_session(
+        self, session: Session, user_id: str, mfa_method: str | None, attempted: str
+    ) -> None:
+        """Refuse to mint a token for `user_id` from a session that did not give the
+        second factor the user is bound to (issue 5, item 3): POST /tokens and the
+        device authorization flow (`device.py`) both judge by this one rule."""
+        if mfa_method is None and self._mfa_bound(session, user_id):
+            raise TokenNotAllowed(
+                "API tokens are created only from a session signed in with a second "
+                "factor. Sign in again with your authenticator code (setting one up "
+                "first if asked), then create the token."
+            ).denied(attempted, {"user": user_id})
+
+    def issue_token(
+        self,
+        session: Session,
+        actor: Principal,
+        user: User,
+        name: str,
+        wanted: frozenset[Scope],
+        *,
+        expires_in: dt.timedelta = DEFAULT_LIFETIME,
+        target: dict[str, str | None] | None = None,
+    ) -> tuple[TokenInfo, str]:
+        """Insert the token and its `token.create` entry in the caller's transaction,
+        once the caller has judged the session (`check_token_session`); `target` adds
+        ids to the entry (the device flow names its request and the approving session)."""
+        # Judge the roles stored now, not those the actor's session loaded.
+        refused = wanted - grantable_scopes(load_principal(session, user))
+        if refused:
+            raise TokenNotAllowed(
+                "Your roles do not allow a token with the {scopes} scope. Choose among "
+                "files:read, files:write and shares:manage, or ask an administrator.",
+                scopes=", ".join(sorted(refused)),
             )
-            session.add(row)
-            session.flush()
-            self.audit.record(
-                session,
-                actor=actor,
-                action=AuditAction.TOKEN_CREATE,
-                target={"token": row.id, "user": user.id},
-                details={"scopes": sorted(wanted), "expires_at": format_time(row.expires_at)},
-            )
-            return token_info(row), tokens.format_token(row.id, secret)
+        now = self._now()
+        secret = tokens.new_secret()
+        row = ApiToken(
+            id=new_id(),
+            user_id=user.id,
+            name=_check_name(name),
+            secret_hash=tokens.hash_secret(secret),
+            scopes=" ".join(sorted(wanted)),
+            created_at=now,
+            expires_at=now + expires_in,
+        )
+        session.add(row)
+        session.flush()
+        self.audit.record(
+            session,
+            actor=actor,
+            action=AuditAction.TOKEN_CREATE,
+            target={"token": row.id, "user": user.id, **(target or {})},
+            details={"scopes": sorted(wanted), "expires_at": format_time(row.expires_at)},
+        )
+        return token_info(row), tokens.format_token(row.id, secret)
 
     def _mfa_bound(self, session: Session, user_id: str) -> bool:
         """The user must give a second factor: the policy says so, or one is enrolled."""

@@ -29,12 +29,22 @@ class AuditAction(enum.StrEnum):
     TOKEN_REVOKE = "token.revoke"
     TOKEN_REFUSED = "token.refused"  # an unknown, expired or revoked API token presented
     LOGIN_THROTTLED = "session.throttled"  # an attempt refused by the back-off, unjudged
+    # The device authorization flow of `egide login` (RFC 8628)
+    DEVICE_START = "device.start"  # a device asked for a code
+    DEVICE_APPROVE = "device.approve"  # a user approved it (denied: bad code, no second factor)
+    DEVICE_DENY = "device.deny"  # a user refused it
+    DEVICE_TOKEN = "device.token"  # a refused poll: denied, expired, unknown or replayed code
     # Second factors
     MFA_ENROL = "mfa.enrol"  # a factor added (TOTP: not yet confirmed)
     MFA_CONFIRM = "mfa.confirm"  # its first valid code
     MFA_REMOVE = "mfa.remove"
     MFA_VERIFY = "mfa.verify"  # the second step of a log-in: allowed or denied
     MFA_RECOVERY_CODES = "mfa.recovery_codes"  # a new set of recovery codes
+    MFA_PASSKEY_ADD = "mfa.passkey.add"  # a passkey registered (WebAuthn); its use: mfa.verify
+    MFA_PASSKEY_RENAME = "mfa.passkey.rename"
+    MFA_PASSKEY_REMOVE = "mfa.passkey.remove"
+    # Single sign-on (OpenID Connect); its log-ins and refusals are session.login, method oidc
+    SSO_LINK = "sso.link"  # an external identity (issuer, subject) bound to an account
     # People and groups
     USER_CREATE = "user.create"
     USER_ROLES = "user.roles"
@@ -70,3 +80,7 @@ class AuditAction(enum.StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_ARCHIVE = "audit.archive"
     AUDIT_ERASE = "audit.erase"  # a person's contexts erased (GDPR request)
+    # Mail (docs/mail.md): enqueuing is part of the event that causes it, not an entry
+    MAIL_FAILED = "mail.failed"  # the SMTP server refused a message for good (5xx)
+    MAIL_TEST = "mail.test"  # an administrator asked for a test message
+    USER_LANGUAGE = "user.language"  # the language of a user's mail set

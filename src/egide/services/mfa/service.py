@@ -9,6 +9,10 @@ current code, so a stolen password alone never swaps the authenticator.
 Every step is an audit event in the step's own transaction; a wrong,
 expired or replayed code is a `denied` event written after the failed
 transaction closed. No code, secret or URI ever goes into an event.
+
+Passkeys (`passkeys.py`) are second factors too: a user with a confirmed
+TOTP factor or at least one passkey is enrolled, and the recovery codes
+serve whichever factor is lost; they go only with the last factor.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from egide.core.clock import Clock, SystemClock
 from egide.core.db import Database
-from egide.core.db.models import RecoveryCode, TotpFactor, User
+from egide.core.db.models import PasskeyCredential, RecoveryCode, TotpFactor, User
 from egide.core.errors import InvalidInput
 from egide.services.access.policy import Action, Principal, PrincipalKind, authorize
 from egide.services.accounts.errors import TokenNotAllowed
@@ -74,13 +78,15 @@ class MfaStatus:
     #: A factor begun and not yet confirmed by its first code.
     totp_pending: bool
     recovery_codes_left: int
+    #: Registered passkeys (WebAuthn).
+    passkeys: int = 0
 
 
 def _user(user_id: str) -> Principal:
     return Principal(kind=PrincipalKind.USER, user_id=user_id, username="")
 
 
-def _own_user_id(actor: Principal) -> str:
+def own_user_id(actor: Principal) -> str:
     """Second factors are managed by their user in person, never through a token."""
     if actor.kind is not PrincipalKind.USER or actor.user_id is None or actor.token_id:
         raise TokenNotAllowed(
@@ -113,7 +119,7 @@ class MfaService:
     @records_denials
     def begin_totp(self, actor: Principal) -> TotpEnrolment:
         """A new secret for the actor, unconfirmed (replacing an unconfirmed one)."""
-        user_id = _own_user_id(actor)
+        user_id = own_user_id(actor)
         now = self.clock.now()
         secret = codes.new_secret()
         key_id, sealed = self.keys.seal_totp_secret(user_id, secret.encode())
@@ -143,7 +149,7 @@ class MfaService:
     @records_denials
     def confirm_totp(self, actor: Principal, code: str) -> list[str]:
         """Confirm the actor's new factor with its first code; returns ten recovery codes."""
-        user_id = _own_user_id(actor)
+        user_id = own_user_id(actor)
         now = self.clock.now()
         with self.db.write() as session:
             factor = session.get(TotpFactor, user_id)
@@ -158,7 +164,7 @@ class MfaService:
             if step is None:
                 raise InvalidMfaCode().denied(AuditAction.MFA_CONFIRM, {"user": user_id})
             factor.confirmed_at, factor.last_step = now, step
-            recovery = self._new_recovery_codes(session, user_id, now)
+            recovery = new_recovery_codes(session, user_id, now)
             self.audit.record(
                 session,
                 actor=actor,
@@ -179,9 +185,8 @@ class MfaService:
         """
         target = {"user": user_id, "session": session_id}
         with self.db.write() as session:
-            factor = session.get(TotpFactor, user_id)
-            enrolled = factor is not None and factor.confirmed_at is not None
-            method = self._consume(session, factor, code) if enrolled else None
+            enrolled = has_factor(session, user_id)
+            method = self._consume(session, user_id, code) if enrolled else None
             if method is not None:
                 self.audit.record(
                     session,
@@ -215,17 +220,19 @@ class MfaService:
         if not own:
             authorize(actor, Action.USER_MANAGE)
         with self.db.write() as session:
-            user_id = _own_user_id(actor) if own else get_user_row(session, username or "").id
+            user_id = own_user_id(actor) if own else get_user_row(session, username or "").id
             factor = session.get(TotpFactor, user_id)
             if factor is None:
                 raise NoTotpFactor()
             method = None
             if own:
-                method = self._consume(session, factor, code or "")
+                method = self._consume(session, user_id, code or "")
                 if method is None:
                     raise InvalidMfaCode().denied(AuditAction.MFA_REMOVE, {"user": user_id})
-            session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
             session.delete(factor)
+            session.flush()
+            if not has_factor(session, user_id):  # the codes go with the last factor
+                session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
             self.audit.record(
                 session,
                 actor=actor,
@@ -237,16 +244,15 @@ class MfaService:
     @records_denials
     def regenerate_recovery_codes(self, actor: Principal, code: str) -> list[str]:
         """Ten new recovery codes for the actor, the old ones void; needs a current code."""
-        user_id = _own_user_id(actor)
+        user_id = own_user_id(actor)
         now = self.clock.now()
         with self.db.write() as session:
-            factor = session.get(TotpFactor, user_id)
-            if factor is None or factor.confirmed_at is None:
+            if not has_factor(session, user_id):
                 raise NoTotpFactor()
-            method = self._consume(session, factor, code)
+            method = self._consume(session, user_id, code)
             if method is None:
                 raise InvalidMfaCode().denied(AuditAction.MFA_RECOVERY_CODES, {"user": user_id})
-            recovery = self._new_recovery_codes(session, user_id, now)
+            recovery = new_recovery_codes(session, user_id, now)
             self.audit.record(
                 session,
                 actor=actor,
@@ -261,32 +267,21 @@ class MfaService:
     @records_denials
     def status(self, actor: Principal) -> MfaStatus:
         """The actor's own second factors (never a secret)."""
-        user_id = _own_user_id(actor)
+        user_id = own_user_id(actor)
         with self.db.read() as session:
             factor = session.get(TotpFactor, user_id)
-            left = session.scalar(
-                select(func.count())
-                .select_from(RecoveryCode)
-                .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
-            )
             return MfaStatus(
                 required=self.policy.requires(session, user_id),
                 totp=factor is not None and factor.confirmed_at is not None,
                 totp_pending=factor is not None and factor.confirmed_at is None,
-                recovery_codes_left=left or 0,
+                recovery_codes_left=unused_recovery_codes(session, user_id),
+                passkeys=_passkey_count(session, user_id),
             )
 
     def state(self, user_id: str) -> MfaState:
         """Whether a session of this user must give a second factor, and can."""
         with self.db.read() as session:
-            enrolled = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(TotpFactor)
-                    .where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None))
-                )
-                or 0
-            ) > 0
+            enrolled = has_factor(session, user_id)
             # A user who enrolled of their own accord is asked for the code too:
             # otherwise the factor would protect nothing.
             required = enrolled or self.policy.requires(session, user_id)
@@ -298,17 +293,26 @@ class MfaService:
         plain = self.keys.open_totp_secret(factor.key_id, factor.user_id, factor.secret_sealed)
         return plain.decode()
 
-    def _consume(self, session: Session, factor: TotpFactor | None, code: str) -> str | None:
-        """Use up `code` if it is a valid one of this confirmed factor; its method, or None.
+    def use_code(self, session: Session, user_id: str, code: str) -> str | None:
+        """Use up a current code of the user inside the caller's write transaction, which
+        records what the code allowed; its method ("totp", "recovery-code"), or None."""
+        return self._consume(session, user_id, code)
 
-        The updates are conditional, so two requests racing with one code
-        cannot both succeed (the second matches no row).
+    def _consume(self, session: Session, user_id: str, code: str) -> str | None:
+        """Use up `code` if it is a valid one of the user's factors; its method, or None.
+
+        A TOTP code needs a confirmed TOTP factor; a recovery code, any
+        factor (TOTP or passkey). The updates are conditional, so two requests
+        racing with one code cannot both succeed (the second matches no row).
         """
         typed = codes.classify(code)
-        if factor is None or factor.confirmed_at is None or typed is None:
+        if typed is None:
             return None
         kind, canonical = typed
+        factor = session.get(TotpFactor, user_id)
         if kind is CodeKind.TOTP:
+            if factor is None or factor.confirmed_at is None:
+                return None
             step = codes.accepted_step(
                 self._secret(factor), canonical, at=self.clock.now(), after=factor.last_step
             )
@@ -326,7 +330,7 @@ class MfaService:
             done = session.execute(
                 update(RecoveryCode)
                 .where(
-                    RecoveryCode.user_id == factor.user_id,
+                    RecoveryCode.user_id == user_id,
                     RecoveryCode.code_hash == codes.recovery_hash(canonical),
                     RecoveryCode.used_at.is_(None),
                 )
@@ -334,20 +338,48 @@ class MfaService:
             )
         return kind.value if done.rowcount == 1 else None  # type: ignore[attr-defined]
 
-    @staticmethod
-    def _new_recovery_codes(session: Session, user_id: str, now: dt.datetime) -> list[str]:
-        """Ten fresh codes replacing every earlier one; shown once, stored as hashes."""
-        session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
-        fresh = codes.new_recovery_codes()
-        session.add_all(
-            RecoveryCode(
-                user_id=user_id,
-                code_hash=codes.recovery_hash(c.replace("-", "")),
-                created_at=now,
-            )
-            for c in fresh
+
+def new_recovery_codes(session: Session, user_id: str, now: dt.datetime) -> list[str]:
+    """Ten fresh codes replacing every earlier one; shown once, stored as hashes."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    fresh = codes.new_recovery_codes()
+    session.add_all(
+        RecoveryCode(
+            user_id=user_id,
+            code_hash=codes.recovery_hash(c.replace("-", "")),
+            created_at=now,
         )
-        return fresh
+        for c in fresh
+    )
+    return fresh
+
+
+def unused_recovery_codes(session: Session, user_id: str) -> int:
+    left = session.scalar(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+    )
+    return left or 0
+
+
+def _passkey_count(session: Session, user_id: str) -> int:
+    count = session.scalar(
+        select(func.count())
+        .select_from(PasskeyCredential)
+        .where(PasskeyCredential.user_id == user_id)
+    )
+    return count or 0
+
+
+def has_factor(session: Session, user_id: str) -> bool:
+    """A confirmed TOTP factor or a passkey: the user is enrolled."""
+    totp = session.scalar(
+        select(TotpFactor.user_id).where(
+            TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
+        )
+    )
+    return totp is not None or _passkey_count(session, user_id) > 0
 
 
 def _canonical_or_none(username: str) -> str | None:

@@ -33,7 +33,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -53,7 +55,9 @@ from egide.services.accounts.service import AccountService
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.audit.recorder import AuditRecorder
+from egide.services.mail.alerts import LoginAlerts
 from egide.services.mfa.errors import InvalidMfaCode, MfaEnrolmentRequired, MfaRequired
+from egide.services.mfa.passkeys import PasskeyRegistered, PasskeyService
 from egide.services.mfa.service import MfaService
 from egide.services.sessions.errors import (
     CsrfRejected,
@@ -136,12 +140,18 @@ class SessionService:
         clock: Clock | None = None,
         audit: AuditRecorder | None = None,
         mfa: MfaService | None = None,
+        passkeys: PasskeyService | None = None,
+        alerts: LoginAlerts | None = None,
     ) -> None:
         """`mfa`: the second-factor service; without one (tests of sessions alone)
         no session is ever asked for a second factor."""
         self.db = db
         self.accounts = accounts
         self.mfa = mfa
+        #: Passkeys (WebAuthn); None: no passkey ceremony is offered.
+        self.passkeys = passkeys
+        #: The new-device log-in alert (services/mail/alerts.py); None: no mail.
+        self.alerts = alerts
         self.idle_timeout = idle_timeout
         self.lifetime = lifetime
         self.clock = clock or SystemClock()
@@ -198,6 +208,8 @@ class SessionService:
                 target={"user": principal.user_id, "session": row.id},
                 details=details,
             )
+            if self.alerts is not None:
+                self.alerts.session_opened(session, row)
         state = None if mfa_at is not None or self.mfa is None else self.mfa.state(row.user_id)
         return NewSession(
             info=_info(row),
@@ -297,6 +309,74 @@ class SessionService:
         fresh, new = self._renew_verified(info, "totp", client_address, user_agent)
         return fresh, new, recovery
 
+    # Passkeys (WebAuthn, services/mfa/passkeys.py) ----------------------------
+
+    def _passkey_service(self) -> PasskeyService:
+        if self.passkeys is None:
+            raise NoSession()
+        return self.passkeys
+
+    def passkey_options(self, cookie: str) -> str:
+        """Options (JSON) to give this session's second factor with a passkey."""
+        _, info = self.authenticate(cookie, mfa_pending=True)
+        return self._passkey_service().assertion_options(user_id=info.user_id, session_id=info.id)
+
+    def verify_passkey(
+        self,
+        cookie: str,
+        credential: Mapping[str, Any],
+        *,
+        client_address: str = "",
+        user_agent: str = "",
+    ) -> tuple[Principal, NewSession]:
+        """Give the session's second factor with a passkey: as `verify_mfa`, the session
+        is renewed, marked verified by "passkey"."""
+        _, info = self.authenticate(cookie, mfa_pending=True)
+        self._passkey_service().verify_second_factor(info.user_id, credential, session_id=info.id)
+        return self._renew_verified(info, "passkey", client_address, user_agent)
+
+    def passkey_registration_options(self, cookie: str) -> str:
+        """Options (JSON) to register a passkey of the session's user."""
+        principal, info = self.authenticate(cookie, mfa_pending=True)
+        return self._passkey_service().registration_options(
+            principal, session_id=info.id, verified=info.mfa_at is not None
+        )
+
+    def register_passkey(
+        self,
+        cookie: str,
+        name: str,
+        credential: Mapping[str, Any],
+        *,
+        client_address: str = "",
+        user_agent: str = "",
+    ) -> tuple[Principal, NewSession | None, PasskeyRegistered]:
+        """Register a passkey. A session that had not given a second factor (the user's
+        first factor, as `confirm_totp`) is renewed verified: the fresh session, else None."""
+        principal, info = self.authenticate(cookie, mfa_pending=True)
+        registered = self._passkey_service().register(
+            principal, name, credential, session_id=info.id, verified=info.mfa_at is not None
+        )
+        if info.mfa_at is not None:
+            return principal, None, registered
+        fresh, new = self._renew_verified(info, "passkey", client_address, user_agent)
+        return fresh, new, registered
+
+    def login_passkey(
+        self, credential: Mapping[str, Any], *, client_address: str = "", user_agent: str = ""
+    ) -> tuple[Principal, NewSession]:
+        """A passwordless log-in: a user-verified passkey opens a session that has given
+        its second factor; a password awaiting its change is still to be changed."""
+        user_id = self._passkey_service().verify_login(credential)
+        principal = self.accounts.principal_for(user_id, password_change=True)
+        return principal, self.open_external(
+            principal,
+            method="passkey",
+            mfa_method="passkey",
+            client_address=client_address,
+            user_agent=user_agent,
+        )
+
     def _renew_verified(
         self, info: SessionInfo, method: str, client_address: str, user_agent: str
     ) -> tuple[Principal, NewSession]:
@@ -309,7 +389,8 @@ class SessionService:
             fresh,
             client_address,
             user_agent,
-            method=f"password+{method}",
+            # An OpenID log-in always records its acr ("" when none was asserted).
+            method=f"{'password' if info.acr is None else 'oidc'}+{method}",
             mfa_at=now,
             mfa_method=method,
             expires_at=info.expires_at,

@@ -24,6 +24,7 @@ class MfaStatusOut(BaseModel):
     totp: bool = Field(description="An authenticator app is set up and confirmed.")
     totp_pending: bool = Field(description="One was begun and awaits its first code.")
     recovery_codes_left: int
+    passkeys: int = Field(default=0, description="How many passkeys are registered.")
 
 
 class TotpEnrolmentOut(BaseModel):
@@ -52,6 +53,7 @@ def status(caller: Caller, svc: Svc) -> MfaStatusOut:
         totp=state.totp,
         totp_pending=state.totp_pending,
         recovery_codes_left=state.recovery_codes_left,
+        passkeys=state.passkeys,
     )
 
 

@@ -3,8 +3,9 @@
 Signing in is one or two steps: the password (`POST /session`), then, when
 the answer says `mfa_required`, a code (`POST /session/mfa`), which renews
 the session. A user who must use a second factor and has none enrols first
-(`POST /me/mfa/totp`, then `.../confirm`, web/api/mfa.py), which also counts
-as the second step.
+(`POST /me/mfa/totp`, then `.../confirm`, web/api/mfa.py, or a passkey,
+web/api/passkeys.py), which also counts as the second step. Passkeys give
+the second step too, or sign in without a password (web/api/passkeys.py).
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ class SessionOut(BaseModel):
     mfa_required: bool = Field(
         default=False,
         description="True when this session must still give a second factor: every request "
-        "but GET /me, POST /session/mfa, POST /me/mfa/totp, POST /me/mfa/totp/confirm and "
-        "DELETE /session answers 403 mfa-required (or mfa-enrolment-required) until then.",
+        "but GET /me, POST /session/mfa, POST /me/mfa/totp, POST /me/mfa/totp/confirm, the "
+        "passkey calls (POST /session/mfa/passkey[/options], POST /me/mfa/passkeys[/options]) "
+        "and DELETE /session answers 403 mfa-required (or mfa-enrolment-required) until then.",
     )
     mfa_enrolment_required: bool = Field(
         default=False,
         description="True when, moreover, the user has no second factor yet: set one up "
-        "(POST /me/mfa/totp, then POST /me/mfa/totp/confirm with its first code).",
+        "(POST /me/mfa/totp, then POST /me/mfa/totp/confirm with its first code), or register "
+        "a passkey (POST /me/mfa/passkeys/options, then POST /me/mfa/passkeys).",
     )
 
 

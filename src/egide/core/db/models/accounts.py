@@ -31,6 +31,9 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    #: "fr" or "en": the language of the mail sent to this user; None: the
+    #: `language` setting.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class UserRole(Base):

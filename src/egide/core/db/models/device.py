@@ -34,6 +34,11 @@ class DeviceAuthorization(Base):
     )
     #: The MFA-verified web session that approved it.
     approved_session_id: Mapped[str | None] = mapped_column(String(36))
+    #: How that session gave its second factor (None: the user was bound to none);
+    #: judged again, by the rule of POST /tokens, when the token is issued.
+    mfa_method: Mapped[str | None] = mapped_column(String(32))
+    #: The lifetime, in days, of the token the device asked for.
+    token_days: Mapped[int] = mapped_column(Integer, default=90)
     #: The token issued to the device, once approved and polled.
     token_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

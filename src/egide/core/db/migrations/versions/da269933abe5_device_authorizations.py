@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=True),
         sa.Column("approved_session_id", sa.String(length=36), nullable=True),
+        sa.Column("mfa_method", sa.String(length=32), nullable=True),
+        sa.Column("token_days", sa.Integer(), nullable=False),
         sa.Column("token_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", egide.core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", egide.core.db.base.UTCDateTime(timezone=True), nullable=False),
