@@ -78,11 +78,27 @@ def test_no_undocumented_endpoint(openapi: dict[str, dict[str, object]]) -> None
     extra |= {("get", "/api/v1/me/mfa/passkeys")}
     extra |= {("patch", "/api/v1/me/mfa/passkeys/{passkey_id}")}
     extra |= {("delete", "/api/v1/me/mfa/passkeys/{passkey_id}")}
+    # Ransomware incidents (issue 8, item 2): docs/api.md, "Ransomware incidents".
+    extra |= {("get", "/api/v1/incidents"), ("get", "/api/v1/incidents/{incident_id}")}
+    extra |= {("post", "/api/v1/incidents/{incident_id}/release")}
+    extra |= {("post", "/api/v1/incidents/{incident_id}/confirm")}
     extra |= {("post", "/api/v1/session/mfa/passkey/options")}
     extra |= {("post", "/api/v1/session/mfa/passkey")}
     extra |= {("post", "/api/v1/session/passkey/options"), ("post", "/api/v1/session/passkey")}
     # The device authorization flow of `egide login` (RFC 8628, issue 5).
     extra |= {("post", "/api/v1/device/authorize"), ("post", "/api/v1/device/token")}
     extra |= {("post", "/api/v1/device/lookup"), ("post", "/api/v1/device/approve")}
+    # Sharing (issue 7, docs/sharing.md): links made and managed, opened without an account.
+    extra |= {("post", "/api/v1/spaces/{space}/links/{path}")}
+    extra |= {("get", "/api/v1/spaces/{space}/links/{path}")}
+    extra |= {("get", "/api/v1/links"), ("delete", "/api/v1/links/id/{link_id}")}
+    extra |= {("get", "/api/v1/spaces/{space}/link-policy")}
+    extra |= {("put", "/api/v1/spaces/{space}/link-policy")}
+    extra |= {("get", "/api/v1/shared-with-me"), ("get", "/api/v1/links/{token}")}
+    extra |= {("post", "/api/v1/links/{token}/password")}
+    extra |= {("post", "/api/v1/links/{token}/verify")}
+    extra |= {("post", "/api/v1/links/{token}/verify/confirm")}
+    extra |= {("get", "/api/v1/links/{token}/content/{path}")}
+    extra |= {("get", "/api/v1/links/{token}/zip")}
     published = {(method, path) for path, operations in openapi.items() for method in operations}
     assert published - contract - extra == set()

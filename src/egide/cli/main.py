@@ -12,7 +12,17 @@ from pydantic import ValidationError
 import egide.cli.audit_export  # registers `egide audit export` and `egide audit archive`
 import egide.cli.audit_forward  # registers `egide audit forward` on `egide audit`
 import egide.cli.audit_reports  # noqa: F401 - registers `egide audit report` on `egide audit`
-from egide.cli import accounts, audit, files, mail, maintenance, serve, spaces
+from egide.cli import (
+    accounts,
+    audit,
+    files,
+    incidents,
+    links,
+    mail,
+    maintenance,
+    serve,
+    spaces,
+)
 from egide.cli.common import CliState, console, fail, handled_errors, print_json, read_secret_line
 from egide.cli.remote import commands as remote_commands
 from egide.core.config import Settings
@@ -36,6 +46,8 @@ app.add_typer(files.trash, name="trash")
 app.add_typer(maintenance.keys, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(mail.app, name="mail")  # also registers `egide user language`
+app.add_typer(links.app, name="link")  # also registers `egide space links`
+app.add_typer(incidents.app, name="incident")
 files.register(app)
 maintenance.register(app)
 app.command()(serve.serve)

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         description="Failed log-ins allowed from one client address (IPv6: one /64) before "
         "any delay; higher than per account, as a hospital's users may share one address.",
     )
+    links_max_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="The longest expiry of an external share link, in days; a space's "
+        "policy may only lower it (docs/sharing.md).",
+    )
     login_backoff_base_seconds: int = Field(
         default=1,
         ge=1,
@@ -346,6 +353,48 @@ class Settings(BaseSettings):
     audit_timezone: str = Field(
         default="Europe/Paris",
         description="Time zone (IANA name) of `audit_working_hours` and `audit_working_days`.",
+    )
+    # Ransomware detection (docs/ransomware.md)
+    ransomware_detection: bool = Field(
+        default=True,
+        description="Score writes, renames and deletes for ransomware and contain the user "
+        "past a threshold. Off: nothing is scored; open incidents still hold.",
+    )
+    ransomware_short_window_seconds: int = Field(
+        default=60, ge=1, le=86_400, description="The short sliding window of the score."
+    )
+    ransomware_short_threshold: float = Field(
+        default=3.0, gt=0, description="The score over the short window that contains."
+    )
+    ransomware_long_window_seconds: int = Field(
+        default=600, ge=1, le=86_400, description="The long window (slow families)."
+    )
+    ransomware_long_threshold: float = Field(
+        default=6.0, gt=0, description="The score over the long window that contains."
+    )
+    ransomware_weight_overwrite: float = Field(
+        default=1.0, ge=0, description="Weight of an overwrite that looks encrypted."
+    )
+    ransomware_weight_new_encrypted: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of a new file that looks encrypted (counts with deletions only).",
+    )
+    ransomware_weight_rename: float = Field(
+        default=1.0, ge=0, description="Weight of a rename to an unknown extension."
+    )
+    ransomware_weight_note: float = Field(
+        default=1.0, ge=0, description="Weight of a ransom note (from the third folder)."
+    )
+    ransomware_weight_delete: float = Field(
+        default=1.0, ge=0, description="Weight of a deletion (amplifies evidence only)."
+    )
+    ransomware_sample_bytes: int = Field(
+        default=1024 * 1024,
+        ge=65_536,
+        le=64 * 1024 * 1024,
+        description="Bytes of each version hashed for similarity (TLSH), and of an older "
+        "version sampled when it has no fingerprint.",
     )
 
     @field_validator("mfa_groups")

@@ -33,7 +33,12 @@ from egide.services.mail.service import MailService
 from egide.services.mfa.passkeys import PasskeyService, RelyingParty
 from egide.services.mfa.policy import MfaPolicy
 from egide.services.mfa.service import MfaService
+from egide.services.ransomware.canaries import CanaryService
+from egide.services.ransomware.detector import Detector, DetectorConfig
+from egide.services.ransomware.service import IncidentService
 from egide.services.sessions.service import SessionService
+from egide.services.sharing.recipient import LinkAccessService
+from egide.services.sharing.service import ShareService
 from egide.services.sso.service import SsoConfig, SsoService
 from egide.services.uploads.service import UploadService
 from egide.services.vault.base import VaultContext
@@ -69,6 +74,10 @@ class Services:
     mail: MailService
     sso: SsoService
     device: DeviceFlowService
+    sharing: ShareService
+    link_access: LinkAccessService
+    incidents: IncidentService
+    canaries: CanaryService
 
     def close(self) -> None:
         self.db.dispose()
@@ -144,7 +153,15 @@ def _wire(
         clock=clock,
         audit=audit.recorder,
     )
-    files = FileService(ctx)
+    # Ransomware detection (docs/ransomware.md): on the write path, its alerts in the outbox.
+    detector = Detector(
+        DetectorConfig.from_settings(settings),
+        clock=clock,
+        audit=audit.recorder,
+        outbox=Outbox(clock),
+        language=settings.language,
+    )
+    files = FileService(ctx, detector)
     escrow: Path = settings.resolved_escrow_file
     mfa_policy = MfaPolicy.from_settings(settings)
     # Mail (docs/mail.md): the log-in alerts write to the outbox in the log-in's transaction.
@@ -229,6 +246,11 @@ def _wire(
             clock=clock,
             audit=audit.recorder,
         ),
+        # Share links (docs/sharing.md): the code mail goes through the same outbox.
+        sharing=ShareService(ctx, hasher=hasher),
+        link_access=LinkAccessService(ctx, outbox, hasher=hasher),
+        incidents=IncidentService(db, clock=clock, audit=audit.recorder),
+        canaries=CanaryService(ctx, detector),
     )
 
 

@@ -23,7 +23,10 @@ from egide.web.api import content, mfa, session, spaces, tokens, tree, uploads
 from egide.web.api.audit import router as audit_router
 from egide.web.api.audit_reports import router as audit_reports_router
 from egide.web.api.device import router as device_router
+from egide.web.api.incidents import router as incidents_router
+from egide.web.api.links import router as links_router
 from egide.web.api.passkeys import router as passkeys_router
+from egide.web.api.shared import router as shared_router
 from egide.web.api.sso import router as sso_router
 from egide.web.observability import Metrics, ObservabilityMiddleware
 
@@ -79,6 +82,9 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
         audit_reports_router,
         sso_router,
         device_router,
+        links_router,
+        shared_router,
+        incidents_router,
     ):
         app.include_router(router)
 

@@ -13,6 +13,7 @@ routes that serve that step take `CallerCompletingMfa` instead, and who-am-I
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -84,7 +85,8 @@ def _principal(
         web_sessions.check_csrf(cookie, request.headers.get(CSRF_HEADER))
     # How this session gave its second factor, for the routes that ask (creating a token).
     request.state.mfa_method = info.mfa_method
-    return who
+    # The acting session, for ransomware detection (docs/ransomware.md).
+    return dataclasses.replace(who, session_id=info.id)
 
 
 def principal(

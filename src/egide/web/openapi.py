@@ -71,6 +71,13 @@ PUBLIC = frozenset(
         # Passwordless log-in with a passkey: no session yet (web/api/passkeys.py).
         ("post", "/api/v1/session/passkey/options"),
         ("post", "/api/v1/session/passkey"),
+        # Share links, opened without an account: the token is the credential (links.py).
+        ("get", "/api/v1/links/{token}"),
+        ("post", "/api/v1/links/{token}/password"),
+        ("post", "/api/v1/links/{token}/verify"),
+        ("post", "/api/v1/links/{token}/verify/confirm"),
+        ("get", "/api/v1/links/{token}/content/{path}"),
+        ("get", "/api/v1/links/{token}/zip"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

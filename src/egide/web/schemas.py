@@ -20,6 +20,8 @@ RoleName = Literal["reader", "contributor", "manager"]
 
 #: A whole number given as a JSON number, never as a string or a boolean.
 Count = Annotated[int, Strict()]
+#: A JSON true or false, not 0, 1 or "yes" (schemathesis checks such input is refused).
+Flag = Annotated[bool, Strict()]
 
 
 class Body(BaseModel):

@@ -83,6 +83,7 @@ _ADMIN =    "F    A    F    F    A     F     F      F      F     A     A      F"
 _AUDIT =    "F    A    A    F    A     F     F      F      F     F     F      A"
 _ERASE =    "F    F    A    F    A     F     F      F      F     F     F      F"
 _INCIDENT = "F    A    F    A    A     F     F      F      F     A     A      F"
+_LINK =     "HFAA HFAA HFAA HFAA HHHH  HFFF  HFFF   HFAA   HFAA  HFAA  HFFF   HFFF"
 EXPECTED: dict[Action, str] = {
     Action.FOLDER_LIST: _READ, Action.FILE_READ: _READ, Action.VERSION_LIST: _READ,
     Action.FILE_WRITE: _WRITE, Action.FOLDER_CREATE: _WRITE, Action.NODE_MOVE: _WRITE,
@@ -94,6 +95,8 @@ EXPECTED: dict[Action, str] = {
     Action.MAINTENANCE: _ADMIN,
     Action.AUDIT_READ: _AUDIT, Action.AUDIT_ERASE: _ERASE,
     Action.INCIDENT_MANAGE: _INCIDENT,
+    Action.LINK_CREATE: _LINK, Action.LINK_LIST: _LINK, Action.LINK_MANAGE: _GRANT,
+    Action.LINK_LIST_ALL: _ADMIN,
 }
 # fmt: on
 
@@ -138,6 +141,9 @@ def test_rules_match_the_documented_kinds_and_scopes() -> None:
         Action.VERSION_RESTORE: S.FILES_WRITE,
         Action.GRANT_LIST: S.SHARES_MANAGE,
         Action.GRANT_MANAGE: S.SHARES_MANAGE,
+        Action.LINK_CREATE: S.SHARES_MANAGE,
+        Action.LINK_LIST: S.SHARES_MANAGE,
+        Action.LINK_MANAGE: S.SHARES_MANAGE,
     }
     for action in Action:
         rule = rule_for(action)

@@ -16,7 +16,7 @@ import datetime as dt
 import inspect
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,12 @@ from egide.services.mail.sender import MailSender, SmtpConfig
 from egide.services.mail.service import MailService
 from egide.services.mfa.passkeys import PasskeyService
 from egide.services.mfa.service import MfaService
+from egide.services.ransomware.canaries import CanaryService
+from egide.services.ransomware.service import IncidentService
 from egide.services.registry import Services
 from egide.services.sessions.service import SessionService
+from egide.services.sharing.recipient import LinkAccessService
+from egide.services.sharing.service import ShareService
 from egide.services.sso.service import SsoService
 from egide.services.uploads.service import UploadService
 from egide.services.vault.files import FileService
@@ -233,6 +237,34 @@ def _mail_refused(w: World) -> None:
         server.stop()
 
 
+def _ransomware(w: World) -> str:
+    """alice's session encrypts her files in place until she is contained; the incident."""
+    from tests.core.ransomware.samples import SAMPLES, aes_ctr
+
+    actor = replace(w.alice, session_id="infected")
+    for name, data in SAMPLES.items():
+        w.svc.files.write(actor, "cardio", name, [data])
+    encrypted = [(name, aes_ctr(data)) for name, data in SAMPLES.items()]
+    for name, data in encrypted[:3]:
+        w.clock.advance(seconds=1)
+        w.svc.files.write(actor, "cardio", name, [data])
+    with pytest.raises(EgideError):
+        w.svc.files.write(actor, "cardio", encrypted[3][0], [encrypted[3][1]])
+    [incident] = w.svc.incidents.list(SYSTEM)
+    return incident.id
+
+
+def _canary(w: World) -> None:
+    from egide.core.db.models import Node, RansomwareCanary
+
+    w.note("decoy.docx")
+    with w.svc.db.write() as session:
+        node = session.scalars(select(Node).where(Node.kind == "file")).first()
+        assert node is not None
+        session.add(RansomwareCanary(node_id=node.id, space_id=node.space_id))
+    w.svc.files.write(w.alice, "cardio", "decoy.docx", [b"touched"])
+
+
 def _after_note(act: Callable[[World], Any]) -> Callable[[World], Any]:
     """`act`, once alice has written note.txt."""
 
@@ -241,6 +273,22 @@ def _after_note(act: Callable[[World], Any]) -> Callable[[World], Any]:
         return act(w)
 
     return run
+
+
+def _link(w: World, **options: Any) -> str:
+    """A link to note.txt made by alice (recipients' steps need no account); its token."""
+    w.note()
+    if not options.get("require_verification", True):
+        w.svc.sharing.set_link_policy(SYSTEM, "cardio", verification_required=False)
+    options.setdefault("recipients", ["dr.durand@clinique.example"])
+    return w.svc.sharing.create_link(w.alice, "cardio", "note.txt", **options).token
+
+
+def _open_link(w: World) -> str:
+    """A link without verification, opened by a recipient; its token."""
+    token = _link(w, require_verification=False, recipients=[])
+    assert w.svc.link_access.open(token, None).needs == ()
+    return token
 
 
 #: How to make each action happen, through the services only.
@@ -301,6 +349,24 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.SPACE_QUOTA: lambda w: w.svc.spaces.set_quota(SYSTEM, "cardio", quota_bytes=10**9),
     AuditAction.GRANT_ADD: lambda w: w.svc.spaces.grant(SYSTEM, "cardio", "", "user:bob", "reader"),
     AuditAction.GRANT_REMOVE: lambda w: w.svc.spaces.revoke(SYSTEM, "cardio", "", "user:alice"),
+    AuditAction.LINK_CREATE: _link,
+    AuditAction.LINK_REVOKE: lambda w: (
+        _link(w),
+        w.svc.sharing.revoke_link(w.alice, w.svc.sharing.list_links(w.alice)[0].id),
+    ),
+    AuditAction.LINK_POLICY: lambda w: w.svc.sharing.set_link_policy(
+        SYSTEM, "cardio", links_allowed=False
+    ),
+    AuditAction.LINK_CODE_SENT: lambda w: w.svc.link_access.send_code(
+        _link(w), None, "dr.durand@clinique.example"
+    ),
+    AuditAction.LINK_VERIFY: lambda w: w.svc.link_access.give_password(
+        _link(w, password="sept chevaux bleus au galop"), None, "sept chevaux bleus au galop"
+    ),
+    AuditAction.LINK_OPEN: _open_link,
+    AuditAction.LINK_DOWNLOAD: lambda w: w.svc.link_access.download(
+        _open_link(w), None, "note.txt"
+    ),
     AuditAction.FILE_READ: _after_note(lambda w: w.svc.files.open(w.alice, "cardio", "note.txt")),
     AuditAction.FILE_WRITE: lambda w: w.note(),
     AuditAction.FOLDER_CREATE: lambda w: w.svc.nodes.mkdir(w.alice, "cardio", "a/b", parents=True),
@@ -329,6 +395,14 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.MAIL_FAILED: _mail_refused,
     AuditAction.MAIL_TEST: lambda w: w.svc.mail.send_test(SYSTEM, "dr.martin@chu.example"),
     AuditAction.USER_LANGUAGE: lambda w: w.svc.mail.set_language(SYSTEM, "alice", "en"),
+    AuditAction.RANSOMWARE_INCIDENT_OPEN: _ransomware,
+    AuditAction.RANSOMWARE_INCIDENT_RELEASE: lambda w: w.svc.incidents.release(
+        SYSTEM, _ransomware(w)
+    ),
+    AuditAction.RANSOMWARE_INCIDENT_CONFIRM: lambda w: w.svc.incidents.confirm(
+        SYSTEM, _ransomware(w)
+    ),
+    AuditAction.RANSOMWARE_CANARY_HIT: _canary,
 }
 
 
@@ -357,7 +431,11 @@ def test_each_action_writes_its_event(world: World, action: AuditAction) -> None
 
 #: Public service methods and the actions they record.
 RECORDING: dict[str, set[AuditAction]] = {
+    # A write, move or delete may also open a ransomware incident or hit a canary.
     "FileService.write": {AuditAction.FILE_WRITE},
+    "IncidentService.release": {AuditAction.RANSOMWARE_INCIDENT_RELEASE},
+    "CanaryService.enable": {AuditAction.FILE_WRITE},  # each decoy is a file
+    "IncidentService.confirm": {AuditAction.RANSOMWARE_INCIDENT_CONFIRM},
     "FileService.open": {AuditAction.FILE_READ},
     "FileService.restore_version": {AuditAction.VERSION_RESTORE},
     "NodeService.mkdir": {AuditAction.FOLDER_CREATE},
@@ -477,6 +555,15 @@ RECORDING: dict[str, set[AuditAction]] = {
     "MailService.send_test": {AuditAction.MAIL_TEST},
     "MailService.set_language": {AuditAction.USER_LANGUAGE},
     "MailService.send_pending": {AuditAction.MAIL_FAILED},
+    "ShareService.create_link": {AuditAction.LINK_CREATE},
+    "ShareService.revoke_link": {AuditAction.LINK_REVOKE},
+    "ShareService.set_link_policy": {AuditAction.LINK_POLICY},
+    "LinkAccessService.open": {AuditAction.LINK_OPEN},
+    "LinkAccessService.give_password": {AuditAction.LINK_VERIFY},
+    "LinkAccessService.send_code": {AuditAction.LINK_CODE_SENT},
+    "LinkAccessService.confirm_code": {AuditAction.LINK_VERIFY},
+    "LinkAccessService.download": {AuditAction.LINK_DOWNLOAD},
+    "LinkAccessService.zip": {AuditAction.LINK_DOWNLOAD},
 }
 
 #: Public methods that change nothing and read no content: no event, and why.
@@ -512,6 +599,13 @@ READ_ONLY: dict[str, str] = {
     "SsoService.info": "whether single sign-on is configured, and its label",
     "SsoService.begin": "stores a sign-in request before anyone is known; complete records it",
     "MailService.status": "counts of the outbox and its last error, no content",
+    "IncidentService.list": "incident metadata, ids only (incident.manage)",
+    "IncidentService.show": "an incident's events, ids only (incident.manage)",
+    "CanaryService.list": "paths of a space's decoys (space.admin)",
+    "ShareService.shared_with_me": "the caller's own shares: paths, roles, no content",
+    "ShareService.links_of": "link metadata of an item (contributors), never tokens",
+    "ShareService.list_links": "the caller's links (administrators: all), never tokens",
+    "ShareService.link_policy": "a space's link policy",
 }
 
 SERVICE_CLASSES = [
@@ -531,6 +625,10 @@ SERVICE_CLASSES = [
     ContextEraser,
     MailService,
     DeviceFlowService,
+    IncidentService,
+    CanaryService,
+    ShareService,
+    LinkAccessService,
 ]
 
 
@@ -572,6 +670,18 @@ REFUSALS: dict[str, tuple[Callable[[World], Any], str]] = {
     "give a role as a mere contributor": (
         lambda w: w.svc.spaces.grant(w.alice, "cardio", "", "user:bob", "manager"),
         "grant.manage",
+    ),
+    "make a link to a file of a space without a role": (
+        _after_note(
+            lambda w: w.svc.sharing.create_link(
+                w.bob, "cardio", "note.txt", recipients=["dr.durand@clinique.example"]
+            )
+        ),
+        "link.create",
+    ),
+    "set a space's link policy as a contributor": (
+        lambda w: w.svc.sharing.set_link_policy(w.alice, "cardio", links_allowed=True),
+        "space.admin",
     ),
     "create a user without being an administrator": (
         lambda w: w.svc.accounts.create_user(w.alice, "mallory", password=PASSWORD),

@@ -7,7 +7,7 @@ import pytest
 from egide.core.errors import Forbidden, InvalidInput, NotFound
 from egide.services.access.policy import GlobalRole, Principal, Scope
 from egide.services.registry import Services
-from egide.services.vault.errors import NameTaken, NotAFolder
+from egide.services.vault.errors import NameTaken
 from egide.services.vault.spaces import MAX_QUOTA
 from tests.vault_fixtures import SYSTEM, MakeUser
 
@@ -80,8 +80,9 @@ def test_managers_manage_grants_in_their_subtree(
     with pytest.raises(NotFound):
         svc.spaces.grant(boss, "cardio", "equipe", "user:nobody", "reader")
     svc.files.write(alice, "cardio", "equipe/f.txt", [b"f"])
-    with pytest.raises(NotAFolder):
-        svc.spaces.grant(boss, "cardio", "equipe/f.txt", "user:bob", "reader")
+    # A single file too, since issue 7 (docs/sharing.md).
+    view = svc.spaces.grant(boss, "cardio", "equipe/f.txt", "user:bob", "reader")
+    assert view.path == "/equipe/f.txt"
 
 
 def test_quotas_are_bounded(svc: Services) -> None:

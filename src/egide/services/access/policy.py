@@ -118,6 +118,9 @@ class Action(enum.StrEnum):
     VERSION_RESTORE = "version.restore"
     GRANT_LIST = "grant.list"
     GRANT_MANAGE = "grant.manage"
+    LINK_CREATE = "link.create"
+    LINK_LIST = "link.list"
+    LINK_MANAGE = "link.manage"
     # Administrative actions: need a global role.
     SPACE_CREATE = "space.create"
     SPACE_ADMIN = "space.admin"
@@ -129,6 +132,7 @@ class Action(enum.StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_ERASE = "audit.erase"
     INCIDENT_MANAGE = "incident.manage"
+    LINK_LIST_ALL = "link.list_all"
 
 
 class PrincipalKind(enum.StrEnum):
@@ -150,6 +154,9 @@ class Principal:
     #: None for an interactive session or the local CLI: every scope.
     scopes: frozenset[Scope] | None = None
     token_id: str | None = None
+    #: The web session acting, when the caller came with a session cookie (set
+    #: by the web door): ransomware windows are kept per session (issue 8).
+    session_id: str | None = None
 
     def __post_init__(self) -> None:
         # A principal is built in a few places only; a malformed one is a bug
@@ -228,6 +235,14 @@ _RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.VERSION_RESTORE: ContentRule(SpaceRole.CONTRIBUTOR, Scope.FILES_WRITE),
         Action.GRANT_LIST: _MEMBERSHIP,
         Action.GRANT_MANAGE: _MEMBERSHIP,
+        # External links (issue 7, ADR 21): the people who work on a record send it;
+        # revoking someone else's link is a manager's (or an administrator's) call.
+        Action.LINK_CREATE: ContentRule(SpaceRole.CONTRIBUTOR, Scope.SHARES_MANAGE),
+        Action.LINK_LIST: ContentRule(SpaceRole.CONTRIBUTOR, Scope.SHARES_MANAGE),
+        Action.LINK_MANAGE: ContentRule(
+            SpaceRole.MANAGER, Scope.SHARES_MANAGE, admin_anywhere=True
+        ),
+        Action.LINK_LIST_ALL: AdminRule(_ADMIN_ONLY, Scope.ADMIN),
         Action.SPACE_CREATE: AdminRule(_ADMIN_ONLY, Scope.ADMIN),
         Action.SPACE_ADMIN: AdminRule(_ADMIN_ONLY, Scope.ADMIN),
         Action.SPACE_LIST_ALL: AdminRule(_ADMIN_ONLY, Scope.ADMIN),

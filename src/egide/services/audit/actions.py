@@ -59,6 +59,14 @@ class AuditAction(enum.StrEnum):
     SPACE_QUOTA = "space.quota"
     GRANT_ADD = "grant.add"
     GRANT_REMOVE = "grant.remove"
+    # External share links (issue 7, docs/sharing.md); recipients' events name the link
+    LINK_CREATE = "link.create"
+    LINK_REVOKE = "link.revoke"
+    LINK_POLICY = "space.link_policy"  # a space's policy for links set by an administrator
+    LINK_CODE_SENT = "link.code_sent"  # a one-time code mailed (denied: not a recipient)
+    LINK_VERIFY = "link.verify"  # a right password or code (denied: a wrong one)
+    LINK_OPEN = "link.open"  # a recipient shown what the link gives
+    LINK_DOWNLOAD = "link.download"  # a file or a folder's zip downloaded through a link
     # Content
     FILE_READ = "file.read"
     FILE_WRITE = "file.write"
@@ -84,3 +92,8 @@ class AuditAction(enum.StrEnum):
     MAIL_FAILED = "mail.failed"  # the SMTP server refused a message for good (5xx)
     MAIL_TEST = "mail.test"  # an administrator asked for a test message
     USER_LANGUAGE = "user.language"  # the language of a user's mail set
+    # Ransomware detection and containment, see docs/ransomware.md
+    RANSOMWARE_INCIDENT_OPEN = "ransomware.incident.open"  # a user contained (actor: system)
+    RANSOMWARE_INCIDENT_RELEASE = "ransomware.incident.release"  # a false alarm: access back
+    RANSOMWARE_INCIDENT_CONFIRM = "ransomware.incident.confirm"  # an attack: stays contained
+    RANSOMWARE_CANARY_HIT = "ransomware.canary.hit"  # a decoy file written, moved or deleted

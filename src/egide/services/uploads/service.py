@@ -43,6 +43,7 @@ from egide.services.access.errors import ActionForbidden, ScopeMissing
 from egide.services.access.policy import Action, Principal, Scope
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
+from egide.services.ransomware.detector import check_contained
 from egide.services.uploads.errors import (
     BeyondLength,
     ChecksumMismatch,
@@ -262,6 +263,7 @@ class UploadService(VaultServiceBase):
         """
         _writer(actor)
         with self.db.read() as session:
+            check_contained(self.files.detector, session, actor, Action.FILE_WRITE.value)
             upload = self._owned(session, actor, upload_id)
             if upload.offset != offset:
                 raise OffsetMismatch(

@@ -23,10 +23,12 @@ from egide.core.crypto.egs1 import StreamOpener, StreamSealer
 from egide.core.crypto.keys import generate_key, unwrap_dek, wrap_dek
 from egide.core.db.base import new_id
 from egide.core.db.models import Content, Node, Space, Version
+from egide.core.ransomware.signals import Fingerprint
 from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, SpaceRole
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
+from egide.services.ransomware.detector import Detector, WrittenVersion, check_contained
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.errors import (
     AlreadyExists,
@@ -53,6 +55,8 @@ class StoredContent:
     key_id: str
     #: Kept in memory until the commit, to re-wrap if the space key changed meanwhile.
     dek: Secret = field(repr=False)
+    #: What ransomware detection keeps of the plaintext (None: detection off).
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass
@@ -78,6 +82,11 @@ class FileDownload:
 
 
 class FileService(VaultServiceBase):
+    def __init__(self, ctx: VaultContext, detector: Detector | None = None) -> None:
+        super().__init__(ctx)
+        #: Ransomware detection and containment (docs/ransomware.md); None: off.
+        self.detector = detector
+
     # Write -------------------------------------------------------------------
 
     @records_denials
@@ -97,6 +106,7 @@ class FileService(VaultServiceBase):
         if not segments:
             raise NotAFile("The root of a space is a folder; give a file path.")
         with self.db.read() as session:
+            check_contained(self.detector, session, actor, Action.FILE_WRITE.value)
             space = self._space(session, slug)
             _, existing, _ = self._target(session, actor, space, segments)
             self._check_preconditions(existing, if_match, if_none_match)
@@ -129,6 +139,7 @@ class FileService(VaultServiceBase):
         if not segments:
             raise NotAFile("The root of a space is a folder; give a file path.")
         with self.db.read() as session:
+            check_contained(self.detector, session, actor, Action.FILE_WRITE.value)
             space = self._space(session, slug)
             _, existing, _ = self._target(session, actor, space, segments)
             if size_hint is not None:
@@ -192,6 +203,7 @@ class FileService(VaultServiceBase):
         wrapped_dek = wrap_dek(space_key, key_id, blob_key, dek)
         sealer = StreamSealer(dek, segment_size)
         digest = hashlib.sha256()
+        sampler = self.detector.sampler() if self.detector is not None else None
         size = 0
         with blobs.create(blob_key) as writer:
             writer.write(sealer.header)
@@ -205,6 +217,8 @@ class FileService(VaultServiceBase):
                         "quota. Nothing was saved. Free space or ask for a larger quota."
                     )
                 digest.update(chunk)
+                if sampler is not None:
+                    sampler.update(chunk)
                 for segment in sealer.update(chunk):
                     writer.write(segment)
             writer.write(sealer.finish())
@@ -218,6 +232,7 @@ class FileService(VaultServiceBase):
             wrapped_dek=wrapped_dek,
             key_id=key_id,
             dek=dek,
+            fingerprint=None if self.detector is None else self.detector.fingerprint(sampler),
         )
 
     def _commit(
@@ -263,6 +278,8 @@ class FileService(VaultServiceBase):
     ) -> VersionInfo:
         now = self.clock.now()
         space = self._locked_space(session, space_id)
+        # Contained while the body streamed (another session of the same user).
+        check_contained(self.detector, session, actor, Action.FILE_WRITE.value)
         rewrapped = self._rewrap_if_stale(
             session, space, stored.key_id, stored.blob_key, stored.dek
         )
@@ -290,6 +307,8 @@ class FileService(VaultServiceBase):
         session.add(content)
         old_size = 0
         number = 1
+        created = node is None
+        previous_content_id: str | None = None
         if node is None:
             node = self.tree.add_node(
                 session, space, parent, segments[-1], kind=FILE, created_by=actor.user_id, now=now
@@ -299,6 +318,7 @@ class FileService(VaultServiceBase):
             if previous is not None:
                 previous.superseded_at = now
                 old_size = previous.size
+                previous_content_id = previous.content_id
             number = next_version_number(session, node.id)
         version = Version(
             id=new_id(),
@@ -314,6 +334,25 @@ class FileService(VaultServiceBase):
         node.current_version_id = version.id
         node.updated_at = now
         session.flush()
+        if self.detector is not None:
+            self.detector.on_write(
+                session,
+                actor,
+                WrittenVersion(
+                    space_id=space.id,
+                    node_id=node.id,
+                    parent_id=parent.id,
+                    version_id=version.id,
+                    content_id=content.id,
+                    name=segments[-1],
+                    size=stored.size,
+                    sha256=stored.sha256,
+                    created=created,
+                    previous_content_id=previous_content_id,
+                ),
+                stored.fingerprint,
+                read_previous=lambda limit: self._head_of(session, previous_content_id, limit),
+            )
         self._charge(session, space.id, stored.size - old_size)
         # The event commits or rolls back with the version (issue 4).
         self._record(
@@ -326,6 +365,18 @@ class FileService(VaultServiceBase):
             role=role,
         )
         return _version_info(version, content, is_current=True)
+
+    def _head_of(self, session: Session, content_id: str | None, limit: int) -> bytes:
+        """The first `limit` plaintext bytes of a stored content (bounded; for the
+        ransomware comparison of a version written before detection existed)."""
+        content = session.get(Content, content_id or "")
+        if content is None:
+            return b""
+        space_key = self.ctx.keyring.key(session, content.dek_key_id)
+        dek = unwrap_dek(space_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
+        with self.ctx.blobs.open(content.blob_key) as reader:
+            opener = StreamOpener(dek, reader, expected_blob_size=content.blob_size)
+            return b"".join(opener.iter_plaintext(0, min(limit, content.size)))
 
     # Read --------------------------------------------------------------------
 
@@ -347,6 +398,7 @@ class FileService(VaultServiceBase):
         for a door that sends headers only (HEAD), never content.
         """
         with self.db.write() as session:
+            check_contained(self.detector, session, actor, Action.FILE_READ.value)
             space = self._space(session, slug)
             segments = split_path(path)
             node, role = self._locate_with_role(session, actor, space, segments, Action.FILE_READ)

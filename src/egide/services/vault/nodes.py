@@ -14,6 +14,7 @@ from egide.services.access.grants import visible_space_ids
 from egide.services.access.policy import Action, Decision, Principal, decide
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
+from egide.services.ransomware.detector import check_contained
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.errors import (
     InvalidMove,
@@ -144,6 +145,7 @@ class NodeService(VaultServiceBase):
             raise InvalidMove("The root folder of a space cannot be moved or replaced.")
         try:
             with self.db.write() as session:
+                check_contained(self.files.detector, session, actor, Action.NODE_MOVE.value)
                 space = self._space(session, slug)
                 node, role = self._locate_with_role(
                     session, actor, space, src_segments, Action.NODE_MOVE
@@ -156,6 +158,17 @@ class NodeService(VaultServiceBase):
                 if existing is not None and existing.id != node.id:
                     raise NameTaken(_NAME_TAKEN, name=name, folder=join_path(dst_segments[:-1]))
                 self._place(session, space, node, parent, name)
+                if self.files.detector is not None:
+                    self.files.detector.on_move(
+                        session,
+                        actor,
+                        space_id=space.id,
+                        node_id=node.id,
+                        parent_id=parent.id,
+                        old_name=src_segments[-1],
+                        new_name=name,
+                        is_file=node.kind == FILE,
+                    )
                 self._record(
                     session,
                     actor,
@@ -300,6 +313,7 @@ class NodeService(VaultServiceBase):
         if not segments:
             raise InvalidMove("The root folder of a space cannot be deleted.")
         with self.db.write() as session:
+            check_contained(self.files.detector, session, actor, Action.NODE_DELETE.value)
             now = self.clock.now()
             space = self._space(session, slug)
             node, role = self._locate_with_role(session, actor, space, segments, Action.NODE_DELETE)
@@ -325,6 +339,14 @@ class NodeService(VaultServiceBase):
             node.trash_id = item.id
             node.updated_at = now
             self._charge(session, space.id, -int(size))
+            if self.files.detector is not None:
+                self.files.detector.on_delete(
+                    session,
+                    actor,
+                    space_id=space.id,
+                    node_id=node.id,
+                    subtree=self.tree.subtree(node.id),
+                )
             self._record(
                 session,
                 actor,

@@ -23,7 +23,7 @@ from egide.services.accounts.service import resolve_principal_ref
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.vault.base import VaultServiceBase, not_found
-from egide.services.vault.errors import NameTaken, NotAFolder
+from egide.services.vault.errors import NameTaken
 from egide.services.vault.keyring import space_key_id
 from egide.services.vault.names import check_slug, join_path, split_path
 from egide.services.vault.tree import FOLDER
@@ -207,7 +207,8 @@ class SpaceService(VaultServiceBase):
 
     @records_denials
     def grant(self, actor: Principal, slug: str, path: str, principal: str, role: str) -> GrantView:
-        """Give `principal` ("user:NAME" or "group:NAME") a role on the space or a folder."""
+        """Give `principal` ("user:NAME" or "group:NAME") a role on the space, a folder
+        (inherited below it) or a single file (issue 7)."""
         parsed = parse_role(role)
         with self.db.write() as session:
             space, node, segments = self._grant_target(session, actor, slug, path)
@@ -227,7 +228,7 @@ class SpaceService(VaultServiceBase):
                 actor,
                 AuditAction.GRANT_ADD,
                 {"space": space.id, "node": node.id, kind: principal_id},
-                details={"role": str(parsed)},
+                details={"role": str(parsed), "node_kind": node.kind},
                 path=join_path(segments),
             )
             return GrantView(
@@ -251,13 +252,14 @@ class SpaceService(VaultServiceBase):
                     actor,
                     AuditAction.GRANT_REMOVE,
                     {"space": space.id, "node": node.id, kind: principal_id},
+                    details={"node_kind": node.kind},
                     path=join_path(segments),
                 )
             return removed
 
     @records_denials
     def grants(self, actor: Principal, slug: str, path: str = "") -> list[GrantView]:
-        """Roles given directly on the space root (members) or on a folder."""
+        """Roles given directly on the space root (members), a folder or a file."""
         with self.db.read() as session:
             space = self._space(session, slug)
             segments = split_path(path)
@@ -278,9 +280,8 @@ class SpaceService(VaultServiceBase):
     ) -> tuple[Space, Node, list[str]]:
         space = self._space(session, slug)
         segments = split_path(path)
+        # A folder or, since issue 7, a single file: effective_role walks up from the node.
         node = self._locate(session, actor, space, segments, Action.GRANT_MANAGE)
-        if node.kind != FOLDER:
-            raise NotAFolder("Roles are given on a space or a folder, not on a single file.")
         return space, node, segments
 
     @staticmethod

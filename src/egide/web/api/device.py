@@ -30,7 +30,7 @@ from egide.services.accounts.device import (
 from egide.services.sessions.service import SessionInfo
 from egide.web.deps import SESSION_COOKIE, Caller, SessionMfa, Sessions, Svc, bearer_token
 from egide.web.problems import request_language
-from egide.web.schemas import Body
+from egide.web.schemas import Body, Flag
 
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
 
@@ -284,7 +284,7 @@ class UserCodeIn(Body):
 
 
 class ApproveIn(UserCodeIn):
-    approve: bool = Field(description="true: issue the token; false: deny the device")
+    approve: Flag = Field(description="true: issue the token; false: deny the device")
 
 
 class DeviceRequestOut(BaseModel):

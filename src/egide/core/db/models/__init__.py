@@ -15,7 +15,19 @@ from egide.core.db.models.device import DeviceAuthorization
 from egide.core.db.models.mail import OutboxMail
 from egide.core.db.models.mfa import LoginThrottle, RecoveryCode, TotpFactor
 from egide.core.db.models.passkeys import PasskeyChallenge, PasskeyCredential
+from egide.core.db.models.ransomware import (
+    RansomwareCanary,
+    RansomwareEvent,
+    RansomwareFingerprint,
+    RansomwareIncident,
+)
 from egide.core.db.models.sessions import WebSession
+from egide.core.db.models.sharing import (
+    ShareLink,
+    ShareLinkRecipient,
+    ShareLinkSession,
+    SpaceLinkPolicy,
+)
 from egide.core.db.models.sso import ExternalIdentity, SsoLoginState
 from egide.core.db.models.uploads import Upload, UploadPart
 from egide.core.db.models.vault import (
@@ -49,9 +61,17 @@ __all__ = [
     "OutboxMail",
     "PasskeyChallenge",
     "PasskeyCredential",
+    "RansomwareCanary",
+    "RansomwareEvent",
+    "RansomwareFingerprint",
+    "RansomwareIncident",
     "RecoveryCode",
+    "ShareLink",
+    "ShareLinkRecipient",
+    "ShareLinkSession",
     "Space",
     "SpaceKey",
+    "SpaceLinkPolicy",
     "SsoLoginState",
     "TotpFactor",
     "TrashItem",
