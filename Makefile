@@ -6,7 +6,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test run lint typecheck unit install clean bench
+# The web interface (docs/web.md): npm ci when the lock file changes, a Vite
+# build into src/egide/web/ui/dist when a source or catalogue changes.
+FRONTEND     := frontend
+NODE_STAMP   := $(FRONTEND)/node_modules/.egide-installed
+UI_STAMP     := src/egide/web/ui/dist/.egide-built
+FRONTEND_SRC := $(shell find $(FRONTEND)/src $(FRONTEND)/locale $(FRONTEND)/scripts -type f \
+                  -not -path '*/generated/*' 2>/dev/null) \
+                $(FRONTEND)/index.html $(FRONTEND)/vite.config.js
+
+.PHONY: test run lint typecheck unit install clean bench frontend
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +24,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+$(UI_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
+	cd $(FRONTEND) && npm run --silent build
+	touch $(UI_STAMP)
+
+frontend: $(UI_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -28,13 +47,13 @@ typecheck: $(STAMP)
 # end-to-end tests. PYTEST_WORKERS=0 runs in one process (easier to debug).
 PYTEST_WORKERS ?= auto
 
-unit: $(STAMP)
+unit: $(STAMP) frontend
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 
 # Serve Égide on http://127.0.0.1:8000; the first start creates ./egide-data.
-run: $(STAMP)
+run: $(STAMP) frontend
 	$(BIN)/egide serve
 
 bench: $(STAMP)

@@ -18,7 +18,7 @@ from egide.core.errors import EgideError
 from egide.services.audit.worker import AuditWorker
 from egide.services.mail.worker import MailWorker
 from egide.services.registry import Services
-from egide.web import openapi, problems
+from egide.web import openapi, problems, ui
 from egide.web.api import content, mfa, session, spaces, tokens, tree, uploads
 from egide.web.api.audit import router as audit_router
 from egide.web.api.audit_reports import router as audit_reports_router
@@ -29,6 +29,7 @@ from egide.web.api.passkeys import router as passkeys_router
 from egide.web.api.shared import router as shared_router
 from egide.web.api.sso import router as sso_router
 from egide.web.observability import Metrics, ObservabilityMiddleware
+from egide.web.security_headers import SecurityHeadersMiddleware
 
 
 def create_app(services: Services, *, background: bool = False) -> FastAPI:
@@ -57,7 +58,9 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
         title="Égide",
         version=__version__,
         description="Encrypted vault for health documents. Contract: API.md (REST API v1).",
-        docs_url="/api/docs",
+        # No Swagger UI page: FastAPI's loads from a CDN with an inline script,
+        # which the Content-Security-Policy (and the no-CDN rule) forbid.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
@@ -65,6 +68,8 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    # Outermost: the same security headers on every response (ADR 0022).
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(EgideError, problems.handle_egide_error)
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http_error)
@@ -132,6 +137,8 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
             status_code=200 if ready else 503,
         )
 
+    # The web interface: index.html on its routes, /assets (ADR 0022).
+    ui.install(app)
     openapi.install(app)
     return app
 

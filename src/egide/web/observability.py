@@ -25,13 +25,6 @@ from egide.web.deps import PURPOSE_HEADER
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("egide.access")
 
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-]
-
 
 class Metrics:
     """The server's metrics, in a registry of its own (one per application)."""
@@ -121,8 +114,6 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 counts["status"] = message["status"]
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -30,6 +30,12 @@ from egide.web.http import (
 from egide.web.problems import problem
 
 router = APIRouter(prefix="/api/v1/spaces/{space}", tags=["files"])
+
+#: Types a browser may show in place (`?inline=true`, the web interface's preview):
+#: none can run script. HTML, SVG and anything else stay attachments.
+PREVIEW_TYPES = frozenset(
+    {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
+)
 
 
 class VersionOut(BaseModel):
@@ -104,9 +110,19 @@ _ANY_TYPE: dict[str, Any] = {"*/*": {"schema": {"type": "string", "format": "bin
     },
 )
 def get_content(
-    space: str, path: str, request: Request, caller: Caller, svc: Svc, version: str | None = None
+    space: str,
+    path: str,
+    request: Request,
+    caller: Caller,
+    svc: Svc,
+    version: str | None = None,
+    inline: bool = Query(
+        False,
+        description="Ask for `Content-Disposition: inline` (a preview in the browser); "
+        "granted for PDF, PNG, JPEG, GIF, WebP and plain text only, else still an attachment",
+    ),
 ) -> Response:
-    return _content_answer(space, path, request, caller, svc, version, record=True)
+    return _content_answer(space, path, request, caller, svc, version, record=True, inline=inline)
 
 
 def _content_answer(
@@ -118,14 +134,16 @@ def _content_answer(
     version: str | None,
     *,
     record: bool,
+    inline: bool = False,
 ) -> Response:
     """The GET answer; `record` is False for HEAD, which never sends content (no read event)."""
     download = svc.files.open(caller, space, path, version_id=version, record=record)
+    inline = inline and media_type(download.name) in PREVIEW_TYPES
     headers = {
         "ETag": etag(download.version_id),
         "Last-Modified": format_datetime(download.modified_at, usegmt=True),
         "Accept-Ranges": "bytes",
-        "Content-Disposition": content_disposition(download.name),
+        "Content-Disposition": content_disposition(download.name, inline=inline),
         # Health documents: no shared or browser cache keeps a copy.
         "Cache-Control": "private, no-store",
     }

@@ -1,0 +1,73 @@
+// My account: who I am, my second factors, my API tokens (with revoke).
+import { useEffect, useState } from "preact/hooks";
+import { html } from "../html.js";
+import { api } from "../api.js";
+import { formatDate, t } from "../i18n.js";
+import { Problem } from "../widgets.js";
+
+export function MePage({ me }) {
+  const [mfa, setMfa] = useState(null);
+  const [tokens, setTokens] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+
+  const loadTokens = () => api("GET", "/tokens").then(setTokens, setError);
+  useEffect(() => {
+    api("GET", "/me/mfa").then(setMfa, setError);
+    loadTokens();
+  }, []);
+
+  const revoke = async (token) => {
+    if (!window.confirm(t("Revoke the token “{name}”? The programs using it stop at once.", { name: token.name }))) return;
+    setError(null);
+    try {
+      await api("DELETE", `/tokens/${encodeURIComponent(token.id)}`);
+      setNotice(t("Token “{name}” revoked.", { name: token.name }));
+      await loadTokens();
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  const live = (tokens ?? []).filter((tok) => !tok.revoked_at);
+  return html`
+    <section class="page">
+      <h1>${t("My account")}</h1>
+      <dl class="facts">
+        <dt>${t("Name")}</dt><dd>${me.display_name || me.username}</dd>
+        <dt>${t("User name")}</dt><dd>${me.username}</dd>
+        ${mfa &&
+        html`<dt>${t("Second factor")}</dt>
+          <dd>
+            ${mfa.totp ? t("Authenticator app set up.") : t("No authenticator app.")}
+            ${" "}${t("Passkeys: {count}.", { count: mfa.passkeys })}
+            ${" "}${t("Recovery codes left: {count}.", { count: mfa.recovery_codes_left })}
+          </dd>`}
+      </dl>
+      <${Problem} error=${error} />
+      ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      <h2>${t("My API tokens")}</h2>
+      ${tokens && live.length === 0 &&
+      html`<div class="empty"><p>${t("You have no API token.")}</p>
+        <p>${t("A program gets one when you approve its sign-in on the “Sign in a program” page (egide login).")}</p></div>`}
+      ${live.length > 0 &&
+      html`<table class="listing">
+        <thead><tr>
+          <th scope="col">${t("Name")}</th><th scope="col">${t("Rights")}</th>
+          <th scope="col">${t("Last used")}</th><th scope="col">${t("Expires on")}</th>
+          <th scope="col"><span class="visually-hidden">${t("Actions")}</span></th>
+        </tr></thead>
+        <tbody>${live.map((tok) => html`<tr>
+          <td>${tok.name}</td>
+          <td>${tok.scopes.join(", ")}</td>
+          <td>${tok.last_used_at ? formatDate(tok.last_used_at) : t("never")}</td>
+          <td>${formatDate(tok.expires_at)}</td>
+          <td><div class="actions">
+            <button type="button" class="danger small" onClick=${() => revoke(tok)}
+              aria-label=${t("Revoke {name}", { name: tok.name })}>${t("Revoke")}</button>
+          </div></td>
+        </tr>`)}</tbody>
+      </table>`}
+    </section>
+  `;
+}
