@@ -23,12 +23,11 @@ logged at error level on every tick until an operator acts
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING, Final
 
-from egide.core.errors import EgideError, ErrorKind
 from egide.services.audit.forward import SyslogForwarder
 from egide.services.audit.service import AuditService
+from egide.services.periodic import PeriodicWorker
 
 if TYPE_CHECKING:
     from egide.services.registry import Services
@@ -39,9 +38,11 @@ log = logging.getLogger("egide.audit")
 INTERVAL: Final = 1.0
 
 
-class AuditWorker:
+class AuditWorker(PeriodicWorker):
     """A daemon thread running `AuditService.checkpoint()`, then the forwarder, every
     `interval` seconds."""
+
+    thread_name = "egide-audit"
 
     def __init__(
         self,
@@ -50,11 +51,9 @@ class AuditWorker:
         interval: float = INTERVAL,
         forwarder: SyslogForwarder | None = None,
     ) -> None:
+        super().__init__(interval=interval, log=log)
         self.audit = audit
-        self.interval = interval
         self.forwarder = forwarder
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def for_services(cls, services: Services) -> AuditWorker:
@@ -63,20 +62,6 @@ class AuditWorker:
             services.audit,
             forwarder=SyslogForwarder.from_settings(services.db, services.settings),
         )
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="egide-audit", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to end and wait for the pass in progress (bounded by `timeout`)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def run_once(self) -> None:
         """One pass: sequence what is pending, sign a checkpoint if one is due, forward.
@@ -92,15 +77,3 @@ class AuditWorker:
         finally:
             if self.forwarder is not None:
                 self.forwarder.run_once()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except EgideError as exc:
-                level = logging.ERROR if exc.kind is ErrorKind.INTEGRITY else logging.WARNING
-                fields = {"code": exc.code, "detail": exc.render()}
-                log.log(level, "audit pass failed", extra={"egide": fields})
-            except Exception:  # a bug must not end the loop, nor the server
-                log.exception("audit pass failed unexpectedly")
-            self._stop.wait(self.interval)

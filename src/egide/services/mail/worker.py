@@ -10,11 +10,10 @@ and retried at a later pass; the loop never ends on an error.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Final
 
-from egide.core.errors import EgideError
 from egide.services.mail.sender import MailSender
+from egide.services.periodic import PeriodicWorker
 
 log = logging.getLogger("egide.mail")
 
@@ -22,48 +21,25 @@ log = logging.getLogger("egide.mail")
 INTERVAL: Final = 5.0
 
 
-class MailWorker:
+class MailWorker(PeriodicWorker):
     """A daemon thread running `MailSender.send_pending()` every `interval` seconds."""
 
+    thread_name = "egide-mail"
+
     def __init__(self, sender: MailSender, *, interval: float = INTERVAL) -> None:
+        super().__init__(interval=interval, log=log)
         self.sender = sender
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="egide-mail", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to end and wait for the pass in progress (bounded by `timeout`)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = self.sender.send_pending()
-                if report.sent or report.failed:
-                    log.info(
-                        "mail pass",
-                        extra={
-                            "egide": {
-                                "sent": report.sent,
-                                "failed": report.failed,
-                                "deferred": report.deferred,
-                            }
-                        },
-                    )
-            except EgideError as exc:
-                log.warning(
-                    "mail pass failed", extra={"egide": {"code": exc.code, "detail": exc.render()}}
-                )
-            except Exception:  # a bug must not end the loop, nor the server
-                log.exception("mail pass failed unexpectedly")
-            self._stop.wait(self.interval)
+    def run_once(self) -> None:
+        report = self.sender.send_pending()
+        if report.sent or report.failed:
+            log.info(
+                "mail pass",
+                extra={
+                    "egide": {
+                        "sent": report.sent,
+                        "failed": report.failed,
+                        "deferred": report.deferred,
+                    }
+                },
+            )
