@@ -13,7 +13,6 @@ from typing import Final
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from egide.core.crypto.keys import unwrap_dek
 from egide.core.db.models import Content, Node, Space, Version
 from egide.core.db.models.sharing import ShareLink
 from egide.services.sharing.errors import InvalidLinkInput, LinkNotFound
@@ -101,17 +100,6 @@ class LinkContent:
         content = None if version is None else session.get(Content, version.content_id)
         if version is None or content is None:
             raise LinkNotFound()
-        space_key = self.ctx.keyring.key(session, content.dek_key_id)
-        dek = unwrap_dek(space_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
-        return FileDownload(
-            node_id=node.id,
-            version_id=version.id,
-            name=self.tree.name_of(session, node),
-            size=content.size,
-            sha256=content.sha256,
-            modified_at=version.created_at,
-            _ctx=self.ctx,
-            _blob_key=content.blob_key,
-            _blob_size=content.blob_size,
-            _dek=dek,
+        return FileDownload.of(
+            self.ctx, session, version, content, self.tree.name_of(session, node)
         )

@@ -80,6 +80,26 @@ class FileDownload:
             opener = StreamOpener(self._dek, reader, expected_blob_size=self._blob_size)
             yield from opener.iter_plaintext(start, end)
 
+    @classmethod
+    def of(
+        cls, ctx: VaultContext, session: Session, version: Version, content: Content, name: str
+    ) -> FileDownload:
+        """A read of `version` (whose content is `content`), once authorised: its
+        data key unwrapped under the space key, nothing decrypted yet."""
+        space_key = ctx.keyring.key(session, content.dek_key_id)
+        return cls(
+            node_id=version.node_id,
+            version_id=version.id,
+            name=name,
+            size=content.size,
+            sha256=content.sha256,
+            modified_at=version.created_at,
+            _ctx=ctx,
+            _blob_key=content.blob_key,
+            _blob_size=content.blob_size,
+            _dek=unwrap_dek(space_key, content.dek_key_id, content.blob_key, content.wrapped_dek),
+        )
+
 
 class FileService(VaultServiceBase):
     def __init__(self, ctx: VaultContext, detector: Detector | None = None) -> None:
@@ -410,8 +430,6 @@ class FileService(VaultServiceBase):
             content = session.get(Content, version.content_id)
             if content is None:  # pragma: no cover - foreign key
                 raise not_found()
-            space_key = self.ctx.keyring.key(session, content.dek_key_id)
-            dek = unwrap_dek(space_key, content.dek_key_id, content.blob_key, content.wrapped_dek)
             if record:
                 self._record(
                     session,
@@ -422,17 +440,8 @@ class FileService(VaultServiceBase):
                     path=join_path(segments),
                     role=role,
                 )
-            return FileDownload(
-                node_id=node.id,
-                version_id=version.id,
-                name=self.tree.name_of(session, node),
-                size=content.size,
-                sha256=content.sha256,
-                modified_at=version.created_at,
-                _ctx=self.ctx,
-                _blob_key=content.blob_key,
-                _blob_size=content.blob_size,
-                _dek=dek,
+            return FileDownload.of(
+                self.ctx, session, version, content, self.tree.name_of(session, node)
             )
 
     # Versions ----------------------------------------------------------------
