@@ -105,9 +105,9 @@ def space_grant(
     slug: str,
     principal: str = typer.Argument(..., help="user:NAME or group:NAME"),
     role: str = typer.Argument(..., help="reader, contributor or manager"),
-    path: str = typer.Option("", help="A folder inside the space (default: the whole space)."),
+    path: str = typer.Option("", help="A folder or a file inside the space (default: the whole space)."),
 ) -> None:
-    """Give a user or a group a role on a space or on a folder (inherited below)."""
+    """Give a user or a group a role on a space, a folder (inherited below) or a file."""
     with handled_errors():
         view = services(ctx).spaces.grant(SYSTEM, slug, path, principal, role)
     console.print(f"{view.principal} is {view.role} on {slug}{view.path}.")
@@ -118,9 +118,9 @@ def space_revoke(
     ctx: typer.Context,
     slug: str,
     principal: str = typer.Argument(..., help="user:NAME or group:NAME"),
-    path: str = typer.Option("", help="The folder the role was given on."),
+    path: str = typer.Option("", help="The folder or file the role was given on."),
 ) -> None:
-    """Remove a role given on a space or a folder."""
+    """Remove a role given on a space, a folder or a file."""
     with handled_errors():
         removed = services(ctx).spaces.revoke(SYSTEM, slug, path, principal)
     console.print("Role removed." if removed else "There was no such role to remove.")
@@ -130,10 +130,10 @@ def space_revoke(
 def space_members(
     ctx: typer.Context,
     slug: str,
-    path: str = typer.Option("", help="A folder (default: the whole space)."),
+    path: str = typer.Option("", help="A folder or a file (default: the whole space)."),
     json_output: bool = JsonOption,
 ) -> None:
-    """List the roles given directly on a space or a folder."""
+    """List the roles given directly on a space, a folder or a file."""
     with handled_errors():
         views = services(ctx).spaces.grants(SYSTEM, slug, path)
     if json_output:
