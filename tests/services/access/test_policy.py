@@ -80,7 +80,7 @@ _READ =     "HAAA HAAA HAAA HAAA HHHH  HAAA  HAAA   HFFF   HAAA  HFFF  HFFF   HF
 _WRITE =    "HFAA HFAA HFAA HFAA HHHH  HFFF  HFAA   HFFF   HFAA  HFFF  HFFF   HFFF"
 _GRANT =    "HFFA AAAA HFFA HFFA AAAA  HFFF  HFFF   HFFA   HFFA  AAAA  FFFF   HFFF"
 _ADMIN =    "F    A    F    F    A     F     F      F      F     A     A      F"
-_AUDIT =    "F    A    A    F    A     F     F      F      F     F     F      A"
+_AUDIT =    "F    A    A    A    A     F     F      F      F     F     F      A"
 _ERASE =    "F    F    A    F    A     F     F      F      F     F     F      F"
 _INCIDENT = "F    A    F    A    A     F     F      F      F     A     A      F"
 _LINK =     "HFAA HFAA HFAA HFAA HHHH  HFFF  HFFF   HFAA   HFAA  HFAA  HFFF   HFFF"
@@ -246,7 +246,7 @@ def test_authorize_allows_silently() -> None:
         ("admin", set(Scope)),
         # `admin` for audit.erase: it makes a DPO no administrator.
         ("dpo", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE, S.AUDIT_READ, S.ADMIN}),
-        ("sec", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE, S.ADMIN}),
+        ("sec", {S.FILES_READ, S.FILES_WRITE, S.SHARES_MANAGE, S.AUDIT_READ, S.ADMIN}),
         ("system", set(Scope)),
         ("tok_r", {S.FILES_READ}),
         ("adm_tok_admin", {S.ADMIN, S.SHARES_MANAGE}),

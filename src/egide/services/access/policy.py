@@ -250,8 +250,9 @@ _RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.GROUP_MANAGE: AdminRule(_ADMIN_ONLY, Scope.ADMIN),
         Action.KEY_ROTATE: AdminRule(_ADMIN_ONLY, Scope.ADMIN),
         Action.MAINTENANCE: AdminRule(_ADMIN_ONLY, Scope.ADMIN),
+        # Security officers investigate incidents: they read the log too.
         Action.AUDIT_READ: AdminRule(
-            frozenset({GlobalRole.ADMIN, GlobalRole.DPO}), Scope.AUDIT_READ
+            frozenset({GlobalRole.ADMIN, GlobalRole.DPO, GlobalRole.SECURITY}), Scope.AUDIT_READ
         ),
         # Erasing personal contexts (a GDPR request) is the DPO's alone: an
         # administrator covering their tracks must not be able to (the erasure is
