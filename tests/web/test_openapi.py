@@ -88,6 +88,8 @@ def test_no_undocumented_endpoint(openapi: dict[str, dict[str, object]]) -> None
     # The device authorization flow of `egide login` (RFC 8628, issue 5).
     extra |= {("post", "/api/v1/device/authorize"), ("post", "/api/v1/device/token")}
     extra |= {("post", "/api/v1/device/lookup"), ("post", "/api/v1/device/approve")}
+    # My sessions, a user's for administrators (issue 5, item 6): docs/api.md.
+    extra |= {("get", "/api/v1/sessions"), ("delete", "/api/v1/sessions/{session_id}")}
     # Sharing (issue 7, docs/sharing.md): links made and managed, opened without an account.
     extra |= {("post", "/api/v1/spaces/{space}/links/{path}")}
     extra |= {("get", "/api/v1/spaces/{space}/links/{path}")}

@@ -26,6 +26,7 @@ from egide.web.api.device import router as device_router
 from egide.web.api.incidents import router as incidents_router
 from egide.web.api.links import router as links_router
 from egide.web.api.passkeys import router as passkeys_router
+from egide.web.api.sessions import router as sessions_router
 from egide.web.api.shared import router as shared_router
 from egide.web.api.sso import router as sso_router
 from egide.web.observability import Metrics, ObservabilityMiddleware
@@ -85,6 +86,7 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
         uploads.router,
         audit_router,
         audit_reports_router,
+        sessions_router,
         sso_router,
         device_router,
         links_router,
