@@ -372,6 +372,10 @@ def test_a_day_with_the_web_interface(server: LiveServer, page: Any, tmp_path: P
     page.locator("header").get_by_role("link", name="alice").click()
     expect(page.get_by_role("heading", name="My account")).to_be_visible()
     expect(page.get_by_text("Authenticator app set up.")).to_be_visible()
+    # My sessions: this browser's, marked, which cannot end itself from here.
+    expect(page.get_by_role("heading", name="My sessions")).to_be_visible()
+    sessions = page.locator("#my-sessions tbody tr")
+    expect(sessions.filter(has_text="(this one)")).to_have_count(1)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Revoke scanner du service").click()
     expect(page.get_by_role("status")).to_contain_text("revoked")

@@ -1,4 +1,4 @@
-// My account: who I am, my second factors, my API tokens (with revoke).
+// My account: who I am, my second factors, my web sessions and my API tokens (with revoke).
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
@@ -8,14 +8,29 @@ import { Problem } from "../widgets.js";
 export function MePage({ me }) {
   const [mfa, setMfa] = useState(null);
   const [tokens, setTokens] = useState(null);
+  const [sessions, setSessions] = useState(null);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
 
   const loadTokens = () => api("GET", "/tokens").then(setTokens, setError);
+  const loadSessions = () => api("GET", "/sessions").then(setSessions, setError);
   useEffect(() => {
     api("GET", "/me/mfa").then(setMfa, setError);
+    loadSessions();
     loadTokens();
   }, []);
+
+  const endSession = async (session) => {
+    if (!window.confirm(t("End this session? The browser using it must sign in again."))) return;
+    setError(null);
+    try {
+      await api("DELETE", `/sessions/${encodeURIComponent(session.id)}`);
+      setNotice(t("Session ended."));
+      await loadSessions();
+    } catch (err) {
+      setError(err);
+    }
+  };
 
   const revoke = async (token) => {
     if (!window.confirm(t("Revoke the token “{name}”? The programs using it stop at once.", { name: token.name }))) return;
@@ -46,6 +61,25 @@ export function MePage({ me }) {
       </dl>
       <${Problem} error=${error} />
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      <h2>${t("My sessions")}</h2>
+      ${sessions &&
+      html`<table class="listing" id="my-sessions">
+        <thead><tr>
+          <th scope="col">${t("Browser")}</th><th scope="col">${t("Address")}</th>
+          <th scope="col">${t("Signed in")}</th><th scope="col">${t("Last seen")}</th>
+          <th scope="col"><span class="visually-hidden">${t("Actions")}</span></th>
+        </tr></thead>
+        <tbody>${sessions.map((ses) => html`<tr>
+          <td>${ses.user_agent || t("unknown")}${ses.current ? html` <strong>(${t("this one")})</strong>` : ""}</td>
+          <td>${ses.client_address || t("unknown")}</td>
+          <td>${formatDate(ses.created_at)}</td>
+          <td>${formatDate(ses.last_seen_at)}</td>
+          <td><div class="actions">${!ses.current &&
+            html`<button type="button" class="danger small" onClick=${() => endSession(ses)}
+              aria-label=${t("End the session of {browser}", { browser: ses.user_agent || t("unknown") })}>${t("End")}</button>`}
+          </div></td>
+        </tr>`)}</tbody>
+      </table>`}
       <h2>${t("My API tokens")}</h2>
       ${tokens && live.length === 0 &&
       html`<div class="empty"><p>${t("You have no API token.")}</p>
