@@ -78,7 +78,7 @@ def test_live_openapi_document_holds(live: tuple[str, str], tmp_path: Path) -> N
         "--seed",
         os.environ.get("EGIDE_SCHEMATHESIS_SEED", "20261129"),
         "--max-time",
-        os.environ.get("EGIDE_SCHEMATHESIS_SECONDS", "150"),
+        os.environ.get("EGIDE_SCHEMATHESIS_SECONDS", "90"),
         "--workers",
         "1",
         "--request-timeout",
