@@ -105,7 +105,7 @@ def space_grant(
     slug: str,
     principal: str = typer.Argument(..., help="user:NAME or group:NAME"),
     role: str = typer.Argument(..., help="reader, contributor or manager"),
-    path: str = typer.Option("", help="A folder or a file inside the space (default: the whole space)."),
+    path: str = typer.Option("", help="A folder or a file (default: the whole space)."),
 ) -> None:
     """Give a user or a group a role on a space, a folder (inherited below) or a file."""
     with handled_errors():
