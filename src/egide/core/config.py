@@ -390,7 +390,7 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="Weight of a deletion (amplifies evidence only)."
     )
     ransomware_sample_bytes: int = Field(
-        default=1024 * 1024,
+        default=256 * 1024,
         ge=65_536,
         le=64 * 1024 * 1024,
         description="Bytes of each version hashed for similarity (TLSH), and of an older "

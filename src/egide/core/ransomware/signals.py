@@ -109,7 +109,7 @@ class ContentSampler:
 
     __slots__ = ("_hash_limit", "_hashed", "_head", "_size", "_tail")
 
-    def __init__(self, hash_limit: int = 1024 * 1024) -> None:
+    def __init__(self, hash_limit: int = 256 * 1024) -> None:
         self._head = bytearray()
         self._tail = bytearray()
         self._size = 0
@@ -158,7 +158,7 @@ class ContentSampler:
         return None if not digest or digest == "TNULL" else digest
 
 
-def fingerprint_of(data: bytes, hash_limit: int = 1024 * 1024) -> Fingerprint:
+def fingerprint_of(data: bytes, hash_limit: int = 256 * 1024) -> Fingerprint:
     """The fingerprint of content held in memory (tests, the previous version's sample)."""
     sampler = ContentSampler(hash_limit)
     sampler.update(data)
