@@ -239,3 +239,56 @@ def test_on_sqlite_an_unchanged_database_spares_the_rows(
     assert statements
     # A folder's rows: its children's, asked by parent only (a path lookup adds a name).
     assert not [s for s in statements if s.endswith("WHERE nodes.parent_id = ?")]
+
+
+def test_after_a_change_only_the_changed_child_is_made_again(
+    svc: Services, other: Services, process: Callable[[], Services], alice: Principal, dossier: str
+) -> None:
+    """The next listing shares the unchanged items, their sort keys and what was
+    computed per item (the API's JSON), and makes only the renamed one anew."""
+    made: list[str] = []
+
+    def encode(item: NodeInfo) -> str:
+        made.append(item.name)
+        return item.name.upper()
+
+    before = listing(svc, alice, dossier)
+    assert before.per_item(encode) == tuple(i.name.upper() for i in before.items)
+    other.nodes.move(alice, "cardio", f"{dossier}/cr.txt", f"{dossier}/a-cr.txt")
+    after = listing(svc, alice, dossier)
+    assert list(after.items) == rebuilt(process, alice, dossier)
+    shared = {id(i) for i in before.items} & {id(i) for i in after.items}
+    assert len(shared) == len(after.items) - 1
+    made.clear()
+    assert after.per_item(encode) == tuple(i.name.upper() for i in after.items)
+    assert made == ["a-cr.txt"]
+
+
+def test_many_changes_rebuild_the_whole_listing(
+    svc: Services,
+    process: Callable[[], Services],
+    alice: Principal,
+    dossier: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("egide.services.vault.listing.MAX_PATCHED", 1)
+    listing(svc, alice, dossier)
+    svc.nodes.move(alice, "cardio", f"{dossier}/cr.txt", f"{dossier}/a.txt")
+    svc.files.write(alice, "cardio", f"{dossier}/bilan.pdf", [b"deuxieme"])
+    assert svc.nodes.list_folder(alice, "cardio", dossier) == rebuilt(process, alice, dossier)
+
+
+def test_a_child_gone_before_it_is_read_is_not_listed_half_made(
+    svc: Services, alice: Principal, dossier: str
+) -> None:
+    """A new child whose row is gone by the time it is read by id (purged between
+    two statements, which PostgreSQL may each read in its own snapshot): no
+    patched listing; the caller reads the folder again as a whole."""
+    before = listing(svc, alice, dossier)
+    listings = svc.nodes._listings
+    stamp = before._by_stamp.copy().popitem()[0]
+    gone = ("no-such-node", stamp[1], stamp[2], None, stamp[4])
+    with svc.db.read() as session:
+        stamps = [*before._by_stamp, gone]
+        assert listings._patch(session, "/Dossier MARTIN/", before, stamps) is None
+        assert listings._patch(session, "/Dossier MARTIN/", before, stamps[:-1]) is not None

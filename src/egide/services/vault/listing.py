@@ -19,6 +19,12 @@ database since a listing was last proved through the same connection
 (`Listings.mark`), it is still the listing, rows unread. On PostgreSQL
 every listing is proved by its rows.
 
+When the stamps differ, the next listing is made from the last one: the
+children whose stamps it knows keep their items, sort keys and per-item
+JSON (the same objects), and only the new stamps are read by id and
+decrypted. A rename in a folder of 10,000 entries then costs about a
+tenth of a first listing instead of as much.
+
 Plaintext names stay in this process's memory, as they do while any request
 is served; nothing here writes them anywhere.
 """
@@ -33,8 +39,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, select, type_coerce
+from sqlalchemy import select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TypeCoerce
 from sqlalchemy.types import NullType
 
@@ -61,6 +68,10 @@ _MAX_PROOFS = 256
 #: stamp, item and its JSON (75 MB at most).
 MAX_CACHED_ENTRIES = 50_000
 
+#: New or changed children read by id into the next listing, at most; beyond,
+#: the whole folder is read again (one query instead of several).
+MAX_PATCHED = 500
+
 
 class FolderListing:
     """A folder's children in listing order: folders first, then by name, case-insensitive.
@@ -70,13 +81,40 @@ class FolderListing:
     keeping beside them.
     """
 
-    __slots__ = ("__weakref__", "_by_stamp", "_derived", "_prefix", "items")
+    __slots__ = (
+        "__weakref__",
+        "_base",
+        "_by_stamp",
+        "_derived",
+        "_keys",
+        "_per_item",
+        "_prefix",
+        "items",
+    )
 
-    def __init__(self, prefix: str, by_stamp: dict[Stamp, NodeInfo]) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        by_stamp: dict[Stamp, NodeInfo],
+        base: FolderListing | None = None,
+    ) -> None:
         self._prefix = prefix
         self._by_stamp = by_stamp
-        self._derived: dict[Callable[[tuple[NodeInfo, ...]], object], object] = {}
-        self.items: tuple[NodeInfo, ...] = tuple(sorted(by_stamp.values(), key=_order))
+        self._derived: dict[Callable[[FolderListing], object], object] = {}
+        self._per_item: dict[Callable[[NodeInfo], object], tuple[object, ...]] = {}
+        #: The listing this one was built from, whose items it shares, until
+        #: what is kept per item is computed (then dropped: no chain of them).
+        self._base = base
+        if base is not None:
+            base._base = None
+        # Sort keys by item identity, those of shared items taken from the base.
+        known = {} if base is None else base._keys
+        self._keys: dict[int, tuple[bool, str, str]] = {
+            id(item): known.get(id(item)) or _order(item) for item in by_stamp.values()
+        }
+        self.items: tuple[NodeInfo, ...] = tuple(
+            sorted(by_stamp.values(), key=lambda item: self._keys[id(item)])
+        )
 
     def matches(self, prefix: str, stamps: Sequence[Stamp]) -> bool:
         """Whether this is the listing of children whose rows have exactly these stamps."""
@@ -91,13 +129,32 @@ class FolderListing:
         """The item of an unchanged child, to build the next listing without decrypting it."""
         return self._by_stamp.get(stamp) if prefix == self._prefix else None
 
-    def derived(self, make: Callable[[tuple[NodeInfo, ...]], T]) -> T:
-        """`make(self.items)`, computed once per listing and `make` (say, the items' JSON)."""
+    def derived(self, make: Callable[[FolderListing], T]) -> T:
+        """`make(self)`, computed once per listing and `make` (say, the items' JSON)."""
         done = self._derived.get(make)
         if done is None:
             # Two requests may both compute it: the same value, and the first kept.
-            done = self._derived.setdefault(make, make(self.items))
+            done = self._derived.setdefault(make, make(self))
         return cast("T", done)
+
+    def per_item(self, make: Callable[[NodeInfo], T]) -> tuple[T, ...]:
+        """`make(item)` for each item, computed once per item: an item this listing
+        shares with the one it was built from (the same object) keeps its value."""
+        done = self._per_item.get(make)
+        if done is None:
+            base, self._base = self._base, None
+            before = None if base is None else base._per_item.get(make)
+            if base is None or before is None:
+                done = tuple(map(make, self.items))
+            else:
+                # Identity, not equality: the base holds its items alive, so an
+                # id seen there is the same object here.
+                kept = {id(item): value for item, value in zip(base.items, before, strict=True)}
+                done = tuple(
+                    kept[id(item)] if id(item) in kept else make(item) for item in self.items
+                )
+            done = self._per_item.setdefault(make, done)
+        return cast("tuple[T, ...]", done)
 
 
 class Listings:
@@ -136,17 +193,93 @@ class Listings:
         """
         proofs: dict[str, _Proof] = session.connection().info.setdefault(_PROOFS, {})
         latest = self._get(folder_id)
+        listing: FolderListing | None = None
         if latest is not None:
             proof = proofs.get(folder_id)
             if mark is not None and proof is not None and proof.holds(latest, prefix, mark):
                 return latest
-            if latest.matches(prefix, _stamps(session, folder_id)):
+            stamps = _stamps(session, folder_id)
+            if latest.matches(prefix, stamps):
                 _note(proofs, folder_id, _Proof(weakref.ref(latest), prefix, mark))
                 return latest
-        listing = self._build(session, folder_id, prefix, latest)
+            listing = self._patch(session, prefix, latest, stamps)
+        if listing is None:
+            listing = self._build(session, folder_id, prefix, latest)
         self._put(folder_id, listing)
         _note(proofs, folder_id, _Proof(weakref.ref(listing), prefix, mark))
         return listing
+
+    def _patch(
+        self, session: Session, prefix: str, latest: FolderListing, stamps: Sequence[Stamp]
+    ) -> FolderListing | None:
+        """The next listing from the last one and the children's stamps now, reading
+        and decrypting only the children whose stamps are new; None when too many are.
+
+        A node's kind and creation date, and a version's size and digest, never
+        change, so they are read by id: whatever snapshot each statement sees
+        (PostgreSQL reads each in its own), they belong with the stamp read
+        before. A child gone meanwhile (purged): None, and a full build.
+        """
+        by_stamp: dict[Stamp, NodeInfo] = {}
+        new: list[Stamp] = []
+        for stamp in stamps:
+            item = latest.known(prefix, stamp)
+            if item is None:
+                new.append(stamp)
+            else:
+                by_stamp[stamp] = item
+        if len(new) > MAX_PATCHED:
+            return None
+        nodes = {
+            node_id: (kind, created)
+            for node_id, kind, created in _tuples(
+                session,
+                select(Node.id, Node.kind, type_coerce(Node.created_at, NullType())).where(
+                    Node.id.in_([stamp[0] for stamp in new])
+                ),
+            )
+        }
+        version_ids = [stamp[3] for stamp in new if stamp[3] is not None]
+        versions = {
+            version_id: (size, sha256)
+            for version_id, size, sha256 in (
+                _tuples(
+                    session,
+                    select(Version.id, Version.size, Content.sha256)
+                    .join(Content, Content.id == Version.content_id)
+                    .where(Version.id.in_(version_ids)),
+                )
+                if version_ids
+                else ()
+            )
+        }
+        for stamp in new:
+            node_id, version_id = stamp[0], stamp[3]
+            if node_id not in nodes or (version_id is not None and version_id not in versions):
+                return None
+            size, sha256 = versions[version_id] if version_id is not None else (None, None)
+            by_stamp[stamp] = self._item(session, prefix, stamp, (*nodes[node_id], size, sha256))
+        return FolderListing(prefix, by_stamp, base=latest)
+
+    def _item(
+        self, session: Session, prefix: str, stamp: Stamp, details: tuple[Any, ...]
+    ) -> NodeInfo:
+        """The item of a child from its stamp and (kind, created, size, sha256)."""
+        node_id, name_enc, key_id, version_id, updated = stamp
+        kind, created, size, sha256 = details
+        name = self.tree.open_name(session, key_id, node_id, name_enc)
+        created_at = _utc(created)
+        return NodeInfo(
+            node_id,
+            name,
+            kind,
+            prefix + name,
+            (size or 0) if kind == FILE else 0,
+            created_at,
+            created_at if updated == created else _utc(updated),
+            version_id,
+            sha256,
+        )
 
     def _build(
         self, session: Session, folder_id: str, prefix: str, latest: FolderListing | None
@@ -170,21 +303,9 @@ class Listings:
             stamp = (node_id, name_enc, key_id, version_id, updated)
             item = latest.known(prefix, stamp) if latest is not None else None
             if item is None:
-                name = self.tree.open_name(session, key_id, node_id, name_enc)
-                created_at = _utc(created)
-                item = NodeInfo(
-                    node_id,
-                    name,
-                    kind,
-                    prefix + name,
-                    (size or 0) if kind == FILE else 0,
-                    created_at,
-                    created_at if updated == created else _utc(updated),
-                    version_id,
-                    sha256,
-                )
+                item = self._item(session, prefix, stamp, (kind, created, size, sha256))
             by_stamp[stamp] = item
-        return FolderListing(prefix, by_stamp)
+        return FolderListing(prefix, by_stamp, base=latest)
 
     def _get(self, folder_id: str) -> FolderListing | None:
         with self._lock:
@@ -250,7 +371,7 @@ def _stamps(session: Session, folder_id: str) -> Sequence[Stamp]:
     return _tuples(session, select(*_stamp_columns()).where(Node.parent_id == folder_id))
 
 
-def _tuples(session: Session, query: Select[Any]) -> Sequence[Any]:
+def _tuples(session: Session, query: Executable) -> Sequence[Any]:
     """The rows of a query of plain columns, as the driver gives them: tuples.
 
     Past SQLAlchemy's `Row`s, which for 10,000 entries cost as much as the

@@ -73,8 +73,10 @@ class _ItemsJson:
         return memoryview(self.joined)[first : self.ends[stop - 1] - 1]
 
 
-def _items_json(items: tuple[NodeInfo, ...]) -> _ItemsJson:
-    encoded = [_node_json(item) for item in items]
+def _items_json(listing: FolderListing) -> _ItemsJson:
+    # Each item's JSON is kept with the listing: after a change in the folder,
+    # only what changed is encoded again (FolderListing.per_item).
+    encoded = listing.per_item(_node_json)
     return _ItemsJson(b",".join(encoded), tuple(accumulate(len(e) + 1 for e in encoded)))
 
 
