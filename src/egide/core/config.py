@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         description="Failed log-ins allowed from one client address (IPv6: one /64) before "
         "any delay; higher than per account, as a hospital's users may share one address.",
     )
+    unauthenticated_requests_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="Requests a minute from one client address (IPv6: one /64) that start a "
+        "sign-in before anyone is known (passwordless passkey, single sign-on, device "
+        "authorization), twice that in a burst; then 429. Generous: a hospital's users may "
+        "share one address.",
+    )
     links_max_days: int = Field(
         default=30,
         ge=1,

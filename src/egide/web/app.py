@@ -30,6 +30,7 @@ from egide.web.api.sessions import router as sessions_router
 from egide.web.api.shared import router as shared_router
 from egide.web.api.sso import router as sso_router
 from egide.web.observability import Metrics, ObservabilityMiddleware
+from egide.web.ratelimit import AddressBudget
 from egide.web.security_headers import SecurityHeadersMiddleware
 
 
@@ -68,6 +69,9 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
     app.state.services = services
     metrics = Metrics()
     app.state.metrics = metrics
+    app.state.unauthenticated_budget = AddressBudget(
+        services.settings.unauthenticated_requests_per_minute
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     # Outermost: the same security headers on every response (ADR 0022).
     app.add_middleware(SecurityHeadersMiddleware)

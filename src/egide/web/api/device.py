@@ -30,6 +30,7 @@ from egide.services.accounts.device import (
 from egide.services.sessions.service import SessionInfo
 from egide.web.deps import SESSION_COOKIE, Caller, SessionMfa, Sessions, Svc, bearer_token
 from egide.web.problems import request_language
+from egide.web.ratelimit import BUDGET_RESPONSES, spend_unauthenticated
 from egide.web.schemas import Body, Flag
 
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
@@ -190,6 +191,8 @@ class DeviceTokenOut(BaseModel):
     "/authorize",
     response_model=DeviceAuthorizationOut,
     summary="Device authorization request (RFC 8628)",
+    dependencies=[Depends(spend_unauthenticated)],
+    responses=BUDGET_RESPONSES,
     openapi_extra=_oauth_operation(
         {
             "client_name": {"type": "string", "maxLength": 100},

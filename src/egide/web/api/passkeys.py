@@ -20,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from egide.services.mfa.passkeys import PasskeyInfo
 from egide.web.api.session import THROTTLED, SessionOut, session_cookie, started_session
 from egide.web.deps import CSRF_HEADER, Caller, Sessions, Svc
+from egide.web.ratelimit import BUDGET_RESPONSES, spend_unauthenticated
 from egide.web.schemas import Body
 
 router = APIRouter(prefix="/api/v1", tags=["session"])
@@ -215,10 +216,11 @@ def verify_second_factor(
 @router.post(
     "/session/passkey/options",
     response_class=Response,
-    responses=OPTIONS_RESPONSE,
     summary="Options to sign in with a passkey, without a password",
     description="For `navigator.credentials.get()` with a discoverable passkey (no username); "
-    "user verification (PIN, biometrics) is required.",
+    "user verification (PIN, biometrics) is required. Budgeted per client address (429).",
+    dependencies=[Depends(spend_unauthenticated)],
+    responses={**OPTIONS_RESPONSE, **BUDGET_RESPONSES},
 )
 def login_options(svc: Svc) -> Response:
     return _options(svc.passkeys.assertion_options(user_id=None, session_id=None))

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from egide.services.sso.service import STATE_LIFETIME
 from egide.web.api.session import started_session
 from egide.web.deps import Svc
+from egide.web.ratelimit import BUDGET_RESPONSES, spend_unauthenticated
 
 router = APIRouter(prefix="/api/v1/sso", tags=["session"])
 
@@ -60,11 +61,12 @@ def sso_info(svc: Svc) -> SsoOut:
     "/login",
     status_code=302,
     response_class=RedirectResponse,
-    responses=_REDIRECT,
+    responses={**_REDIRECT, **BUDGET_RESPONSES},
     summary="Sign in through the OpenID provider",
     description="Answers 302 to the provider's sign-in page. `return_to` is a path of this "
     "server to come back to once signed in (default `/`); anything else (another site, "
-    "`//host`) is refused.",
+    "`//host`) is refused. Budgeted per client address (429).",
+    dependencies=[Depends(spend_unauthenticated)],
 )
 def sso_login(
     svc: Svc,
