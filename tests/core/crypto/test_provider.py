@@ -211,6 +211,23 @@ def test_a_rotation_by_another_process_is_picked_up(
     assert server.add_master_key(escrow_file) == "m3"
 
 
+def test_a_running_server_seals_nothing_new_under_a_master_key_rotated_away(
+    paths: tuple[Path, Path], created: tuple[FileKeyProvider, str]
+) -> None:
+    """`egide keys rotate` while the server runs: the server's next space key,
+    audit context and TOTP secret are sealed under the new master key at once."""
+    key_file, escrow_file = paths
+    server, _ = created
+    assert server.current_master_id() == "m1"
+    FileKeyProvider.open(key_file).add_master_key(escrow_file)
+    assert server.current_master_id() == "m2"
+    master_id, wrapped = server.wrap_space_key(SPACE_KEY_ID, keys.generate_key())
+    assert master_id == "m2"
+    assert server.seal_audit_context("event-1", b"context")[0] == "m2"
+    assert server.seal_totp_secret("user-1", b"secret")[0] == "m2"
+    assert FileKeyProvider.open(key_file).unwrap_space_key(master_id, SPACE_KEY_ID, wrapped)
+
+
 def test_recovery_rebuilds_identical_keys(
     paths: tuple[Path, Path], created: tuple[FileKeyProvider, str]
 ) -> None:

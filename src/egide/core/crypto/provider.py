@@ -102,6 +102,7 @@ class FileKeyProvider:
         self._key_file = key_file
         self._ring = ring
         self._lock = threading.Lock()
+        self._seen = _signature(key_file)
 
     def __repr__(self) -> str:
         return f"FileKeyProvider(key_file={str(self._key_file)!r}, current={self._ring.current!r})"
@@ -223,13 +224,13 @@ class FileKeyProvider:
     # -- KeyProvider ------------------------------------------------------
 
     def current_master_id(self) -> str:
-        return self._ring.current
+        return self._current_ring().current
 
     def master_ids(self) -> list[str]:
         return self._ring.ids()
 
     def wrap_space_key(self, space_key_id: str, space_key: Secret) -> tuple[str, bytes]:
-        ring = self._ring
+        ring = self._current_ring()
         master = ring.get(ring.current)
         if master is None:  # KeyRing guarantees it; kept for the type checker
             raise KeyUnavailable(_UNKNOWN_MASTER, master_id=ring.current, path=str(self._key_file))
@@ -242,7 +243,7 @@ class FileKeyProvider:
         _load(self._key_file)
 
     def seal_audit_context(self, event_id: str, plain: bytes) -> tuple[str, bytes]:
-        ring = self._ring
+        ring = self._current_ring()
         master = self._master(ring.current)
         return ring.current, keys.seal_audit_context(master, ring.current, event_id, plain)
 
@@ -250,7 +251,7 @@ class FileKeyProvider:
         return keys.open_audit_context(self._master(master_id), master_id, event_id, sealed)
 
     def seal_totp_secret(self, user_id: str, plain: bytes) -> tuple[str, bytes]:
-        ring = self._ring
+        ring = self._current_ring()
         master = self._master(ring.current)
         return ring.current, keys.seal_totp_secret(master, ring.current, user_id, plain)
 
@@ -299,6 +300,21 @@ class FileKeyProvider:
             raise KeyUnavailable(_NO_AUDIT_KEY, path=str(self._key_file))
         return Ed25519PrivateKey.from_private_bytes(audit_key.seed.reveal())
 
+    def _current_ring(self) -> keyfile.KeyRing:
+        """The key ring, read again if the key file changed since it was read.
+
+        `egide keys rotate` in another process (the command line, while the
+        server runs) makes a new master key current, often because the old
+        one may have been copied: a running server must seal nothing new
+        under the retired key. One `stat` per new secret sealed tells.
+        """
+        seen = _signature(self._key_file)
+        if seen is not None and seen != self._seen:
+            with self._lock:
+                self._ring = _load(self._key_file)
+                self._seen = seen
+        return self._ring
+
     def _master(self, master_id: str) -> Secret:
         master = self._ring.get(master_id)
         if master is None:
@@ -314,6 +330,15 @@ class FileKeyProvider:
 
 def _load(key_file: Path) -> keyfile.KeyRing:
     return keyfile.load_key_file(_files.read_private(key_file), key_file)
+
+
+def _signature(key_file: Path) -> tuple[int, int, int] | None:
+    """What changes when the key file is rewritten (always by a rename: a new inode)."""
+    try:
+        status = key_file.stat()
+    except OSError:
+        return None  # gone: reading it says so, where a key is needed
+    return status.st_ino, status.st_mtime_ns, status.st_size
 
 
 def _load_escrow(escrow_file: Path) -> escrow.Escrow:
