@@ -15,7 +15,7 @@ FRONTEND_SRC := $(shell find $(FRONTEND)/src $(FRONTEND)/locale $(FRONTEND)/scri
                   -not -path '*/generated/*' 2>/dev/null) \
                 $(FRONTEND)/index.html $(FRONTEND)/vite.config.js
 
-.PHONY: test run lint typecheck unit install clean bench frontend
+.PHONY: test run lint typecheck unit install clean bench frontend system
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,22 @@ typecheck: $(STAMP)
 # end-to-end tests. PYTEST_WORKERS=0 runs in one process (easier to debug).
 PYTEST_WORKERS ?= auto
 
-unit: $(STAMP) frontend
+# The system parts the tests start for real: ClamAV's clamd (antivirus tests)
+# and Debian's Chromium (browser tests). Installed with apt when missing, as
+# root; otherwise the command to run is printed.
+SYSTEM_PACKAGES = clamav-daemon clamav-testfiles chromium
+
+system:
+	@test -x /usr/sbin/clamd -a -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "clamd or chromium is missing: run sudo apt-get install -y" \
+	      "--no-install-recommends $(SYSTEM_PACKAGES)"; exit 1; \
+	  fi; }
+
+unit: $(STAMP) frontend system
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
@@ -60,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto_throughput.py
 	$(BIN)/python benchmarks/http_throughput.py
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/rollback.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

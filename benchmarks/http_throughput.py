@@ -42,9 +42,19 @@ writing to /dev/null and reading from the file; several requests in one
 process reuse its connection), or httpx when curl is missing (`--client`).
 Targets: Égide's download at least 40 % of nginx's, its upload at least 60 %
 of nginx's PUT, a 10,000-entry listing's p99 under 100 ms (issue 3, item 8;
-"antivirus off": Égide has no antivirus scanning yet). Figures are MB/s
+measured with antivirus scanning off). Figures are MB/s
 of plaintext (10^6 bytes per second). The exit code is 0 whatever the
 result: this is a measurement. `--smoke` runs tiny sizes (CI).
+
+Antivirus (issue 8, item 5): when Debian's clamd is installed, a real clamd
+is started as the tests start it (tests/clamd.py: own configuration, a tiny
+signature database, its temporary directory on /dev/shm, StreamMaxLength
+above the test file so that it is scanned whole, its cache of clean files
+off so that each upload of the same test file is really scanned) and a
+second `egide serve` on the same vault scans every upload with it. After
+one upload of the big file (not counted), the big upload and the small
+uploads are measured on both, interleaved: "antivirus off" against
+"antivirus on", in the same run.
 """
 
 from __future__ import annotations
@@ -69,6 +79,8 @@ from types import FrameType
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.clamd
 
 MIB = 1 << 20
 SMALL_FILE = 10 * 1024
@@ -188,6 +200,9 @@ def set_up_vault(data_dir: Path, listing_entries: int, servers: list[str], repea
         for server in servers:
             for run in range(repeat):
                 svc.nodes.mkdir(user, SPACE, f"small/{server}/{run}", parents=True)
+                svc.nodes.mkdir(user, SPACE, f"small/av-{server}/{run}", parents=True)
+        for run in range(repeat):
+            svc.nodes.mkdir(user, SPACE, f"small/av-{AV_SIDE}/{run}", parents=True)
         # Names in no order, as people give them: the listing must really sort.
         # One file, then copies of it: a copy inside a space writes rows only (no
         # blob, one transaction), ten times faster than as many uploads.
@@ -231,20 +246,103 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def start_egide(
-    children: Children, variant: str, data_dir: Path, workdir: Path, token: str
+    children: Children,
+    variant: str,
+    data_dir: Path,
+    workdir: Path,
+    token: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    name: str | None = None,
 ) -> Server:
     port = free_port()
-    env = clean_env(data_dir)
+    env = {**clean_env(data_dir), **(extra_env or {})}
     if variant == "uvicorn":
         command = [str(Path(sys.executable).with_name("egide")), "serve", "--port", str(port)]
     else:
         # The same app under another server, started by this script (see child_serve).
         command = [sys.executable, __file__, "--child-serve", variant, "--port", str(port)]
-    log = workdir / f"egide-{variant}.log"
+    log = workdir / f"egide-{name or variant}.log"
     proc = children.start(command, env, log)
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/readyz", proc, log)
-    return Server(variant, url, {"Authorization": f"Bearer {token}"})
+    return Server(name or variant, url, {"Authorization": f"Bearer {token}"})
+
+
+# Antivirus -------------------------------------------------------------------
+
+#: The side name of `egide serve` with scanning on.
+AV_SIDE = "uvicorn+clamd"
+
+
+def start_scanning_egide(
+    children: Children, data_dir: Path, workdir: Path, token: str, size: int
+) -> tuple[Server, Any] | None:
+    """A clamd as the tests run it, and `egide serve` scanning with it; None without clamd."""
+    from tests.clamd import CLAMD, ClamdServer
+
+    if not CLAMD.exists():
+        print("clamd is not installed (apt-get install clamav-daemon): no antivirus line")
+        return None
+    limit = max(size + MIB, 100 * MIB)  # the whole file is scanned, never "too large"
+    # No cache of clean files' hashes: every upload of the same test file is really
+    # scanned, as a new file would be (with it, repeats answer in a hash's time).
+    clamd = ClamdServer(stream_max=limit, cache=False).start()
+    env = {
+        "EGIDE_CLAMD_ADDRESS": clamd.address,
+        "EGIDE_ANTIVIRUS_MAX_BYTES": str(limit),
+        # No background rescan during the measures.
+        "EGIDE_ANTIVIRUS_RESCAN_DAYS": "0",
+        "EGIDE_ANTIVIRUS_RESCAN_INTERVAL_SECONDS": "86400",
+    }
+    try:
+        side = start_egide(
+            children, "uvicorn", data_dir, workdir, token, extra_env=env, name=AV_SIDE
+        )
+    except BaseException:
+        clamd.close()
+        raise
+    return side, clamd
+
+
+def measure_antivirus(
+    client: Client, off: Server, on: Server, *, payload: Path, small: Path, args: argparse.Namespace
+) -> Figures:
+    """Uploads with scanning off and on, interleaved, `--repeat` times."""
+    size = payload.stat().st_size
+    figures = Figures()
+    # Not counted: the first upload after clamd's start.
+    client.put_file(content_url(on, "av-warm-up.bin"), on.headers, payload)
+    for run in range(args.repeat):
+        for side in (off, on):
+            url = content_url(side, f"av-{side.name}-{run}.bin")
+            seconds = client.put_file(url, side.headers, payload)
+            figures.upload.setdefault(side.name, []).append(mb_per_s(size, seconds))
+        for side in (off, on):
+            if not args.small_files:
+                break
+            urls = [
+                content_url(side, f"small/av-{side.name}/{run}/note-{i}.txt")
+                for i in range(args.small_files)
+            ]
+            seconds = client.put_many(urls, side.headers, small)
+            figures.small.setdefault(side.name, []).append(args.small_files / seconds)
+    return figures
+
+
+def report_antivirus(figures: Figures, off: str, on: str, args: argparse.Namespace) -> None:
+    print()
+    print(f"{'antivirus (clamd, INSTREAM)':<34}{'off':>10}{'on':>10}{'on/off':>8}")
+    for label, table in (
+        (f"upload {args.size_mib} MiB (MB/s)", figures.upload),
+        (f"{args.small_files} uploads of 10 KiB (files/s)", figures.small),
+    ):
+        a, b = median(table.get(off)), median(table.get(on))
+        ratio = b / a if a and b is not None else None
+        print(f"{label:<34}{cell(a):>10}{cell(b):>10}{cell(ratio, 2):>8}")
+    for label, table in (("upload", figures.upload), ("small files", figures.small)):
+        for name, values in table.items():
+            print(f"  {label:<12}{name:<14}{', '.join(f'{v:.0f}' for v in values)}")
 
 
 def child_serve(variant: str, port: int) -> None:
@@ -736,6 +834,7 @@ def main() -> None:
     curl = shutil.which("curl")
     client_name = args.client or ("curl" if curl else "httpx")
     children = Children()
+    scanning: tuple[Server, Any] | None = None
     workdir = Path(tempfile.mkdtemp(prefix="egide-http-bench-", dir=args.dir))
     try:
         client: Client = (
@@ -759,8 +858,20 @@ def main() -> None:
         )
         figures = measure(client, sides, payload, small, args)
         report(figures, servers, any(s.name == "nginx" for s in sides), args)
+        off = next((s for s in sides if s.name == "uvicorn"), None)
+        if off is not None:
+            scanning = start_scanning_egide(
+                children, workdir / "data", workdir, token, args.size_mib * MIB
+            )
+        if off is not None and scanning is not None:
+            av = measure_antivirus(
+                client, off, scanning[0], payload=payload, small=small, args=args
+            )
+            report_antivirus(av, off.name, AV_SIDE, args)
     finally:
         children.stop_all()
+        if scanning is not None:
+            scanning[1].close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -70,11 +70,15 @@ const TO_LOGIN = new Set(["mfa-required", "mfa-enrolment-required", "password-ch
 
 /**
  * Call the API. `options.json` is sent as the JSON body; `options.anonymous`
- * turns off the redirect to the log-in page (the log-in page's own calls).
+ * turns off the redirect to the log-in page (the log-in page's own calls);
+ * `options.background` marks a call the page makes by itself (a poll).
  * Resolves with the parsed JSON (or null for 204), rejects with ApiError.
  */
 export async function api(method, path, options = {}) {
   const headers = apiHeaders(method);
+  // A call the page makes by itself (a poll) is no activity: the idle lock still
+  // comes, and meeting it does not open the lock screen (the user's next action does).
+  if (options.background) headers["Egide-Activity"] = "background";
   let body;
   if (options.json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -106,6 +110,9 @@ export async function api(method, path, options = {}) {
   }
   const error = new ApiError(response.status, problem);
   if (!options.anonymous) {
+    if (response.status === 401 && error.code === "session-locked" && options.background) {
+      throw error;
+    }
     if (response.status === 401 && error.code === "session-locked" && lockHandler) {
       await lockHandler();
       return api(method, path, options);

@@ -13,6 +13,11 @@ import { DevicePage } from "./pages/device.js";
 import { MePage } from "./pages/me.js";
 import { MembersPage } from "./pages/members.js";
 import { LockScreen } from "./pages/lock.js";
+import { AdminPage } from "./pages/admin.js";
+import { SharedPage } from "./pages/shared.js";
+import { IncidentsPage, canManageIncidents } from "./pages/incidents.js";
+import { NotificationBell, NotificationsPage } from "./pages/notifications.js";
+import { LinkPage } from "./pages/link.js";
 
 export function App() {
   const loc = useLocation();
@@ -47,20 +52,24 @@ export function App() {
   const pathname = loc.split("?")[0];
   const parts = segments(pathname);
   const isLogin = parts[0] === "login";
+  // A recipient's page (share link, file request) needs no account: no /me, no log-in.
+  const isLink = parts[0] === "links" && parts.length === 2;
 
   useEffect(() => {
-    if (isLogin) return;
+    if (isLogin || isLink) return;
     api("GET", "/me")
       .then((who) => {
         if (who.password_change_required) navigate("/login", { replace: true });
         else setMe(who);
       })
       .catch(() => {});
-  }, [isLogin]);
+  }, [isLogin, isLink]);
 
   let page;
   if (isLogin) {
     page = html`<${LoginPage} onSignedIn=${setMe} />`;
+  } else if (isLink) {
+    page = html`<${LinkPage} token=${parts[1]} />`;
   } else if (!me) {
     page = html`<p class="loading" role="status">${t("Loading…")}</p>`;
   } else if (parts.length === 0 || (parts[0] === "spaces" && parts.length === 1)) {
@@ -71,10 +80,18 @@ export function App() {
     page = html`<${TrashPage} space=${parts[1]} />`;
   } else if (parts[0] === "members" && parts[1]) {
     page = html`<${MembersPage} space=${parts[1]} />`;
+  } else if (parts[0] === "admin") {
+    page = html`<${AdminPage} section=${parts[1] ?? "users"} me=${me} />`;
+  } else if (parts[0] === "shared") {
+    page = html`<${SharedPage} />`;
+  } else if (parts[0] === "notifications" && parts.length === 1) {
+    page = html`<${NotificationsPage} />`;
   } else if (parts[0] === "me") {
     page = html`<${MePage} me=${me} />`;
   } else if (parts[0] === "device") {
     page = html`<${DevicePage} />`;
+  } else if (parts[0] === "incidents" && parts.length <= 2) {
+    page = html`<${IncidentsPage} id=${parts[1]} />`;
   } else {
     page = html`<section class="page">
       <h1>${t("Page not found")}</h1>
@@ -84,7 +101,7 @@ export function App() {
 
   return html`
     <a class="skip" href="#main">${t("Skip to content")}</a>
-    <${Header} me=${isLogin ? null : me} onSignedOut=${() => setMe(null)} inert=${!!locked} />
+    <${Header} me=${isLogin || isLink ? null : me} onSignedOut=${() => setMe(null)} inert=${!!locked} />
     <main id="main" tabindex="-1" inert=${locked ? true : undefined}>${page}</main>
     ${locked && html`<${LockScreen} me=${me} onUnlocked=${locked.done} />`}
   `;
@@ -106,6 +123,9 @@ function Header({ me, onSignedOut, inert }) {
       <a class="brand" href="/" onClick=${linkClick}>Égide</a>
       <nav class="topnav" aria-label=${t("Main")}>
         ${me && html`<a href="/" onClick=${linkClick}>${t("My spaces")}</a>`}
+        ${me && html`<a href="/shared" onClick=${linkClick}>${t("Shared with me")}</a>`}
+        ${me?.global_roles?.includes("admin") && html`<a href="/admin" onClick=${linkClick}>${t("Admin area")}</a>`}
+        ${canManageIncidents(me) && html`<a href="/incidents" onClick=${linkClick}>${t("Incidents")}</a>`}
       </nav>
       <div class="topbar-end">
         <div class="lang" role="group" aria-label=${t("Language")}>
@@ -122,6 +142,7 @@ function Header({ me, onSignedOut, inert }) {
             </button>`,
           )}
         </div>
+        ${me && html`<${NotificationBell} />`}
         ${me &&
         html`<a class="user" href="/me" onClick=${linkClick} title=${t("My account")}>${me.display_name || me.username}</a>
           <button type="button" class="secondary" onClick=${signOut}>${t("Sign out")}</button>`}

@@ -90,6 +90,9 @@ export function mountUploader(target, { where, onUploaded, onRefused }) {
       const { status } = problemOf(err);
       if (status === 401) return false;
       if (status >= 400 && status < 500 && status !== 423 && status !== 409) return false;
+      // A 409 at creation is a refusal (a folder has that name), not an offset to catch
+      // up: its message shows at once instead of after every retry delay.
+      if (status === 409 && err?.originalRequest?.getMethod?.() === "POST") return false;
       return next(err);
     },
   });

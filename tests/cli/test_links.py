@@ -61,3 +61,37 @@ def test_space_link_policy(cli: Cli, alice: str) -> None:
     assert "forbidden" in cli.ok("space", "links", "cardio").output
     cli.fails(2, "space", "links", "cardio", "--max-days", "400")
     cli.fails(5, "space", "links", "nowhere")
+
+
+def test_link_request_prints_the_address_once(cli: Cli, alice: str) -> None:
+    cli.ok("mkdir", "cardio/dupont", "-u", alice)
+    made = cli.json(
+        "link",
+        "request",
+        "cardio/dupont",
+        "-u",
+        alice,
+        "-r",
+        DURAND,
+        "--max-files",
+        "3",
+        "--max-file-bytes",
+        "1000",
+        "--days",
+        "2",
+    )
+    assert made["url"].endswith("/links/" + made["token"])
+    link = made["link"]
+    assert (link["kind"], link["path"], link["max_files"], link["max_file_bytes"]) == (
+        "request",
+        "/dupont",
+        3,
+        1000,
+    )
+    assert link["recipients"] == [DURAND]
+    (listed,) = cli.json("link", "list")
+    assert listed["kind"] == "request"
+    assert made["token"] not in cli.ok("link", "list").stdout
+    text = cli.ok("link", "request", "cardio/dupont", "-u", alice, "-r", DURAND).stdout
+    assert "/links/" in text
+    cli.fails(2, "link", "request", "cardio/dupont", "-r", DURAND)  # no --user

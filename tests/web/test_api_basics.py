@@ -171,6 +171,29 @@ def test_idle_lock_and_unlock(alice_client: TestClient, clock: ManualClock) -> N
     assert alice_client.get("/api/v1/me").status_code == 200
 
 
+def test_a_background_poll_never_keeps_an_idle_session_open(
+    alice_client: TestClient, clock: ManualClock
+) -> None:
+    """The bell's poll (Egide-Activity: background) is answered but is no activity:
+    the session still locks after 15 idle minutes. A request the user made is."""
+    background = {"Egide-Activity": "background"}
+    for _ in range(3):
+        clock.advance(minutes=5)
+        assert alice_client.get("/api/v1/notifications", headers=background).status_code == 200
+    clock.advance(minutes=1)
+    locked = alice_client.get("/api/v1/notifications", headers=background)
+    assert locked.status_code == 401
+    assert locked.json()["type"] == "urn:egide:problem:session-locked"
+
+
+def test_the_users_own_requests_keep_the_session_open(
+    alice_client: TestClient, clock: ManualClock
+) -> None:
+    for _ in range(4):
+        clock.advance(minutes=5)
+        assert alice_client.get("/api/v1/notifications").status_code == 200
+
+
 def test_logout(alice_client: TestClient) -> None:
     assert alice_client.delete("/api/v1/session").status_code == 204
     assert alice_client.get("/api/v1/me").status_code == 401

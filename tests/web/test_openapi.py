@@ -82,6 +82,9 @@ def test_no_undocumented_endpoint(openapi: dict[str, dict[str, object]]) -> None
     extra |= {("get", "/api/v1/incidents"), ("get", "/api/v1/incidents/{incident_id}")}
     extra |= {("post", "/api/v1/incidents/{incident_id}/release")}
     extra |= {("post", "/api/v1/incidents/{incident_id}/confirm")}
+    # Roll-backs (issue 8, item 3; ADR 24): an incident, a space at an instant.
+    extra |= {("post", "/api/v1/incidents/{incident_id}/restore")}
+    extra |= {("post", "/api/v1/spaces/{space}/restore")}
     extra |= {("post", "/api/v1/session/mfa/passkey/options")}
     extra |= {("post", "/api/v1/session/mfa/passkey")}
     extra |= {("post", "/api/v1/session/passkey/options"), ("post", "/api/v1/session/passkey")}
@@ -102,5 +105,24 @@ def test_no_undocumented_endpoint(openapi: dict[str, dict[str, object]]) -> None
     extra |= {("post", "/api/v1/links/{token}/verify/confirm")}
     extra |= {("get", "/api/v1/links/{token}/content/{path}")}
     extra |= {("get", "/api/v1/links/{token}/zip")}
+    extra |= {("put", "/api/v1/links/{token}/files/{name}")}  # file requests (ADR 25)
+    # The admin area (issue 6, item 1): docs/api.md, "Administration".
+    extra |= {("get", "/api/v1/admin/users"), ("post", "/api/v1/admin/users")}
+    extra |= {("post", "/api/v1/admin/users/{username}/disable")}
+    extra |= {("post", "/api/v1/admin/users/{username}/enable")}
+    extra |= {("post", "/api/v1/admin/users/{username}/password")}
+    extra |= {("post", "/api/v1/admin/users/{username}/mfa-reset")}
+    extra |= {("put", "/api/v1/admin/users/{username}/roles")}
+    extra |= {("get", "/api/v1/admin/groups"), ("post", "/api/v1/admin/groups")}
+    extra |= {("delete", "/api/v1/admin/groups/{name}")}
+    extra |= {("get", "/api/v1/admin/groups/{name}/members")}
+    extra |= {("put", "/api/v1/admin/groups/{name}/members/{username}")}
+    extra |= {("delete", "/api/v1/admin/groups/{name}/members/{username}")}
+    extra |= {("get", "/api/v1/admin/spaces"), ("put", "/api/v1/admin/spaces/{space}/quota")}
+    # Notifications (issue 7, item 5): docs/api.md, "Notifications".
+    extra |= {("get", "/api/v1/notifications"), ("post", "/api/v1/notifications/read")}
+    extra |= {("get", "/api/v1/me/notifications"), ("put", "/api/v1/me/notifications")}
+    extra |= {("get", "/api/v1/follows"), ("put", "/api/v1/spaces/{space}/follow/{path}")}
+    extra |= {("delete", "/api/v1/spaces/{space}/follow/{path}")}
     published = {(method, path) for path, operations in openapi.items() for method in operations}
     assert published - contract - extra == set()

@@ -9,6 +9,8 @@ import { linkClick } from "../router.js";
 import { mountUploader } from "../upload.js";
 import { Glyph, Icon, Problem } from "../widgets.js";
 import { PreviewDialog, previewKind } from "./preview.js";
+import { ShareDialog } from "./share.js";
+import { FollowToggle } from "./notifications.js";
 
 const SORTS = {
   name: (a, b) => a.name.localeCompare(b.name, language(), { sensitivity: "base", numeric: true }),
@@ -37,6 +39,7 @@ export function FolderPage({ space, path }) {
   const [sort, setSort] = useState({ key: "name", asc: true });
   const [open, setOpen] = useState(null); // {id, mode: "rename" | "move" | "versions"}
   const [refused, setRefused] = useState([]);
+  const [sharing, setSharing] = useState(null); // the item of the share dialog
   const uploadTarget = useRef(null);
   const where = useRef({ space, folder: path });
   where.current = { space, folder: path };
@@ -142,6 +145,11 @@ export function FolderPage({ space, path }) {
       <div class="titlebar">
         <h1>${path.length ? path[path.length - 1] : space}</h1>
         <div class="buttons">
+          <${FollowToggle} space=${space} path=${folder} />
+          ${path.length > 0 &&
+          html`<button type="button" class="secondary"
+            onClick=${() => setSharing({ path: folder, name: path[path.length - 1], kind: "folder" })}>
+            ${t("Share this folder")}</button>`}
           <a class="button secondary" href=${`/members/${encodeURIComponent(space)}`} onClick=${linkClick}>
             ${t("Members")}
           </a>
@@ -177,7 +185,7 @@ export function FolderPage({ space, path }) {
             open=${open?.id === node.id ? open.mode : null}
             setOpen=${(mode) => setOpen(mode ? { id: node.id, mode } : null)}
             onRemove=${() => remove(node)} onMove=${(to) => move(node, to)} act=${act} reload=${load}
-            setNotice=${setNotice} />`)}
+            setNotice=${setNotice} onShare=${() => setSharing(node)} />`)}
         </tbody>
       </table>`}
       <h2 class="upload-title">${t("Add files")}</h2>
@@ -187,11 +195,12 @@ export function FolderPage({ space, path }) {
         <h3>${t("Files not stored")}</h3>
         <ul>${refused.map((r) => html`<li><strong>${r.name}</strong>: <span class="problem-text">${r.message}</span></li>`)}</ul>
       </div>`}
+      ${sharing && html`<${ShareDialog} space=${space} node=${sharing} onClose=${() => setSharing(null)} />`}
     </section>
   `;
 }
 
-function Row({ node, space, path, open, setOpen, onRemove, onMove, act, reload, setNotice }) {
+function Row({ node, space, path, open, setOpen, onRemove, onMove, act, reload, setNotice, onShare }) {
   const isFolder = node.kind === "folder";
   const href = isFolder ? folderHref(space, [...path, node.name]) : `/api/v1${spaceUrl(space, "content", node.path)}`;
   const submitRename = (e) => {
@@ -234,6 +243,8 @@ function Row({ node, space, path, open, setOpen, onRemove, onMove, act, reload, 
         html`<button type="button" class="secondary small" aria-expanded=${open === "versions" ? "true" : "false"}
           aria-label=${t("Versions of {name}", { name: node.name })}
           onClick=${() => setOpen(open === "versions" ? null : "versions")}>${t("Versions")}</button>`}
+        <button type="button" class="secondary small" aria-label=${t("Share {name}", { name: node.name })}
+          onClick=${onShare}>${t("Share")}</button>
         <button type="button" class="danger small" aria-label=${t("Delete {name}", { name: node.name })}
           onClick=${onRemove}>${t("Delete")}</button>
       </div></td>
@@ -267,6 +278,14 @@ function Row({ node, space, path, open, setOpen, onRemove, onMove, act, reload, 
   `;
 }
 
+// The antivirus state of a version (docs/antivirus.md), shown when it is not plainly readable.
+function scanNote(scan) {
+  if (scan === "pending") return ` (${t("awaiting antivirus scan")})`;
+  if (scan === "too_large") return ` (${t("too large for the antivirus")})`;
+  if (scan === "infected") return ` (${t("threat found by the antivirus")})`;
+  return "";
+}
+
 function Versions({ space, node, act, reload, setNotice }) {
   const [versions, setVersions] = useState(null);
   const [error, setError] = useState(null);
@@ -297,7 +316,7 @@ function Versions({ space, node, act, reload, setNotice }) {
       <th scope="col">${t("Date")}</th><th scope="col"><span class="visually-hidden">${t("Actions")}</span></th>
     </tr></thead>
     <tbody>${versions.map((v) => html`<tr>
-      <td>${v.number}${v.is_current ? ` (${t("current")})` : ""}</td>
+      <td>${v.number}${v.is_current ? ` (${t("current")})` : ""}${scanNote(v.scan)}</td>
       <td class="num">${formatBytes(v.size)}</td>
       <td>${formatDate(v.created_at)}</td>
       <td><div class="actions">

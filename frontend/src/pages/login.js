@@ -7,11 +7,20 @@ import { api, setCsrfToken } from "../api.js";
 import { t } from "../i18n.js";
 import { navigate } from "../router.js";
 import { Problem } from "../widgets.js";
+import { credentialJson, passkeysSupported, requestOptions } from "../webauthn.js";
 
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next") || "/";
-  // Only a path of this site: never //host or a URL.
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // Only a path of this site: never //host, /\host (browsers read "\" as "/"),
+  // a URL or control characters; what the URL parser makes of it must stay here.
+  if (!next.startsWith("/") || /^\/[/\\]|[\\\u0000-\u001f]/.test(next)) return "/";
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin !== location.origin || url.pathname.startsWith("/login")) return "/";
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return "/";
+  }
 }
 
 export function LoginPage({ onSignedIn }) {
@@ -126,7 +135,7 @@ export function LoginPage({ onSignedIn }) {
     });
   };
 
-  const hasPasskeys = typeof window.PublicKeyCredential === "function" && !!navigator.credentials;
+  const hasPasskeys = passkeysSupported();
 
   let body;
   if (step === "password") {
@@ -213,44 +222,3 @@ function svgDataUrl(svg) {
   return `data:image/svg+xml;base64,${btoa(raw)}`;
 }
 
-function fromBase64Url(value) {
-  const b64 = value.replace(/-/g, "+").replace(/_/g, "/");
-  const raw = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(raw, (c) => c.charCodeAt(0)).buffer;
-}
-
-function toBase64Url(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let raw = "";
-  for (const b of bytes) raw += String.fromCharCode(b);
-  return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function requestOptions(json) {
-  if (PublicKeyCredential.parseRequestOptionsFromJSON) {
-    return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-  }
-  return {
-    ...json,
-    challenge: fromBase64Url(json.challenge),
-    allowCredentials: (json.allowCredentials ?? []).map((c) => ({ ...c, id: fromBase64Url(c.id) })),
-  };
-}
-
-function credentialJson(credential) {
-  if (typeof credential.toJSON === "function") return credential.toJSON();
-  const r = credential.response;
-  return {
-    id: credential.id,
-    rawId: toBase64Url(credential.rawId),
-    type: credential.type,
-    clientExtensionResults: credential.getClientExtensionResults(),
-    authenticatorAttachment: credential.authenticatorAttachment,
-    response: {
-      clientDataJSON: toBase64Url(r.clientDataJSON),
-      authenticatorData: toBase64Url(r.authenticatorData),
-      signature: toBase64Url(r.signature),
-      userHandle: r.userHandle ? toBase64Url(r.userHandle) : null,
-    },
-  };
-}

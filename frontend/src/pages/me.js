@@ -4,6 +4,8 @@ import { html } from "../html.js";
 import { api } from "../api.js";
 import { formatDate, t } from "../i18n.js";
 import { Problem } from "../widgets.js";
+import { PasskeysSection } from "./passkeys.js";
+import { NotificationPreferences } from "./notifications.js";
 
 export function MePage({ me }) {
   const [mfa, setMfa] = useState(null);
@@ -61,6 +63,8 @@ export function MePage({ me }) {
       </dl>
       <${Problem} error=${error} />
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      <${PasskeysSection} onChanged=${() => api("GET", "/me/mfa").then(setMfa, setError)} />
+      <${NotificationPreferences} />
       <h2>${t("My sessions")}</h2>
       ${sessions &&
       html`<table class="listing" id="my-sessions">

@@ -28,6 +28,7 @@ from egide.cli.common import (
     split_target,
     transfer_progress,
 )
+from egide.cli.incidents import point_in_time
 from egide.cli.remote import transfers as remote_mode
 from egide.cli.remote.transfers import RemoteOption
 
@@ -255,11 +256,32 @@ def versions(
 
 def restore(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="SPACE/PATH of a file."),
-    version: str = typer.Option(..., help="The version to make current again."),
+    target: str | None = typer.Argument(None, help="SPACE/PATH of a file (with --version)."),
+    version: str | None = typer.Option(None, help="The version to make current again."),
     user: str | None = UserOption,
+    in_space: str | None = typer.Option(
+        None, "--space", help="Point in time: the space to put back (with --at)."
+    ),
+    at: str | None = typer.Option(
+        None, "--at", help="Point in time: the instant, e.g. 2026-11-30T06:00:00Z."
+    ),
+    folder: str = typer.Option("", "--path", help="Point in time: only this folder."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Point in time: count only."),
+    json_output: bool = JsonOption,
 ) -> None:
-    """Make an old version current again (as a new version; nothing is lost)."""
+    """Make an old version current again (as a new version; nothing is lost), or with
+    --space and --at put a space or folder back as it was at an instant."""
+    if in_space is not None or at is not None:
+        if in_space is None or at is None or target is not None:
+            fail("A point-in-time restore takes --space and --at, and no file.", code=2)
+        point_in_time(ctx, in_space, at, path=folder, dry_run=dry_run, json_output=json_output)
+        return
+    if target is None or version is None:
+        fail(
+            "Give a file and --version to restore a version, or --space and --at to put "
+            "a space back as it was at an instant.",
+            code=2,
+        )
     space, path = split_target(target)
     with handled_errors():
         info = services(ctx).files.restore_version(acting_user(ctx, user), space, path, version)

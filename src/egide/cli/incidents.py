@@ -1,5 +1,6 @@
-"""`egide incident list|show|release|confirm` and `egide space canaries`:
-ransomware incidents and decoy files (docs/ransomware.md).
+"""`egide incident list|show|release|confirm|restore`, `egide restore` and
+`egide space canaries`: ransomware incidents, roll-backs and decoy files
+(docs/ransomware.md).
 
 The local administrator acts as the system principal, which may manage
 incidents (it has file-system access to the data directory anyway).
@@ -7,13 +8,19 @@ incidents (it has file-system access to the data directory anyway).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from egide.cli import spaces
-from egide.cli.common import JsonOption, handled_errors, out, print_json, services
+from egide.cli.common import JsonOption, console, handled_errors, out, print_json, services
+from egide.core.errors import InvalidInput
 from egide.services.access.policy import Principal
+from egide.services.ransomware.rollback import RollbackReport, report_dict
 from egide.services.ransomware.service import IncidentInfo
 
 app = typer.Typer(help="Ransomware incidents: review, release, confirm.", no_args_is_help=True)
@@ -35,6 +42,7 @@ def _as_dict(info: IncidentInfo) -> dict[str, Any]:
         "closed_at": None if info.closed_at is None else info.closed_at.isoformat(),
         "closed_by": info.closed_by,
         "event_count": info.event_count,
+        "restored_at": None if info.restored_at is None else info.restored_at.isoformat(),
     }
     if info.events is not None:
         value["events"] = [
@@ -119,6 +127,103 @@ def confirm(ctx: typer.Context, incident_id: str, json_output: bool = JsonOption
         print_json(_as_dict(info))
     else:
         out.print(f"Incident {info.id} confirmed: user {info.user_id} stays suspended.")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar of items done on standard error (only on a terminal)."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _print_report(report: RollbackReport, *, with_trashed: bool, json_output: bool) -> None:
+    if json_output:
+        print_json({**report_dict(report, with_trashed=with_trashed), "dry_run": report.dry_run})
+        return
+    prefix = "Dry run, nothing changed: would have " if report.dry_run else ""
+    line = (
+        f"{prefix}restored {report.restored} file(s), un-deleted {report.undeleted}, "
+        f"reverted {report.renamed_back} rename(s) or move(s)"
+    )
+    if with_trashed:
+        line += f", moved {report.trashed} newer item(s) to the trash"
+    out.print(f"{line}; {report.skipped} already as they were.", markup=False)
+    for c in report.conflicts:
+        out.print(f"  kept: space {c.space_id} node {c.node_id} ({c.reason})", markup=False)
+    if report.conflicts:
+        out.print(
+            f"{len(report.conflicts)} item(s) kept as they are (changed by someone else "
+            "since, or their place is taken): check them by hand.",
+            markup=False,
+        )
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    incident_id: str,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count only; change nothing."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Roll back what the incident's user changed since its first suspicious action:
+    contents as new versions, deleted items out of the trash, renames reverted.
+    Nothing is destroyed; run it again to resume after an interruption."""
+    with handled_errors():
+        svc = services(ctx)
+        with _progress("rolling back") as advance:
+            report = svc.rollback.restore_incident(
+                SYSTEM, incident_id, dry_run=dry_run, progress=advance
+            )
+    _print_report(report, with_trashed=False, json_output=json_output)
+
+
+def parse_instant(value: str) -> dt.datetime:
+    """An ISO 8601 instant with its time zone (`Z` or an offset)."""
+    try:
+        instant = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise InvalidInput(
+            "Give the instant as an ISO 8601 date and time with its time zone, for "
+            "example 2026-11-30T06:00:00Z or 2026-11-30T07:00:00+01:00.",
+            field="at",
+        )
+    return instant
+
+
+def point_in_time(
+    ctx: typer.Context,
+    space: str,
+    at: str,
+    *,
+    path: str,
+    dry_run: bool,
+    json_output: bool,
+) -> None:
+    """`egide restore --space S --at T [--path F] [--dry-run]` (registered with the
+    version form of `egide restore`, cli/files.py): put a space or folder back as it
+    was at an instant. Nothing is destroyed; run it again to resume."""
+    with handled_errors():
+        instant = parse_instant(at)
+        svc = services(ctx)
+        with _progress("restoring") as advance:
+            report = svc.rollback.restore_at(
+                SYSTEM, space, instant, path=path, dry_run=dry_run, progress=advance
+            )
+    _print_report(report, with_trashed=True, json_output=json_output)
 
 
 @spaces.app.command("canaries")

@@ -14,12 +14,14 @@ import egide.cli.audit_forward  # registers `egide audit forward` on `egide audi
 import egide.cli.audit_reports  # noqa: F401 - registers `egide audit report` on `egide audit`
 from egide.cli import (
     accounts,
+    antivirus,
     audit,
     files,
     incidents,
     links,
     mail,
     maintenance,
+    notify,
     serve,
     spaces,
 )
@@ -48,8 +50,10 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(mail.app, name="mail")  # also registers `egide user language`
 app.add_typer(links.app, name="link")  # also registers `egide space links`
 app.add_typer(incidents.app, name="incident")
+app.add_typer(notify.app, name="notify")
 files.register(app)
 maintenance.register(app)
+antivirus.register(app)
 app.command()(serve.serve)
 app.command()(remote_commands.login)
 app.command()(remote_commands.logout)

@@ -51,6 +51,15 @@ def warn_without_mfa(settings: Settings) -> None:
         )
 
 
+def warn_without_antivirus(settings: Settings) -> None:
+    """Once at start: uploads are stored unscanned when no clamd is configured."""
+    if not settings.clamd_address:
+        console.print(
+            "[yellow]Warning: antivirus scanning is off (EGIDE_CLAMD_ADDRESS is empty): "
+            "uploads are stored without a scan. See docs/antivirus.md.[/]"
+        )
+
+
 def serve(
     ctx: typer.Context,
     host: str | None = typer.Option(None, help="Listen address (default: the setting, 127.0.0.1)."),
@@ -78,6 +87,7 @@ def serve(
             "EGIDE_SECURE_COOKIES=true.[/]"
         )
     warn_without_mfa(settings)
+    warn_without_antivirus(settings)
     configure_logging()
     app = create_app(services, background=True)
     # The objects of start-up live as long as the server: out of the collector's

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from egide.core import workhours
+from egide.core.antivirus.clamd import Address
 
 
 class Settings(BaseSettings):
@@ -131,6 +132,12 @@ class Settings(BaseSettings):
         le=3650,
         description="The longest expiry of an external share link, in days; a space's "
         "policy may only lower it (docs/sharing.md).",
+    )
+    file_request_max_bytes: int = Field(
+        default=1024**3,
+        ge=1,
+        description="A file request's size limit when its creator gives none, in bytes: for "
+        "each file and for all files together (docs/sharing.md).",
     )
     login_backoff_base_seconds: int = Field(
         default=1,
@@ -378,7 +385,7 @@ class Settings(BaseSettings):
         default=600, ge=1, le=86_400, description="The long window (slow families)."
     )
     ransomware_long_threshold: float = Field(
-        default=6.0, gt=0, description="The score over the long window that contains."
+        default=3.0, gt=0, description="The score over the long window that contains."
     )
     ransomware_weight_overwrite: float = Field(
         default=1.0, ge=0, description="Weight of an overwrite that looks encrypted."
@@ -404,6 +411,55 @@ class Settings(BaseSettings):
         description="Bytes of each version hashed for similarity (TLSH), and of an older "
         "version sampled when it has no fingerprint.",
     )
+    # Antivirus scanning of uploads: see docs/antivirus.md
+    clamd_address: str = Field(
+        default="",
+        description="Where ClamAV's clamd listens: `tcp://127.0.0.1:3310` or "
+        "`unix:///run/clamav/clamd.ctl`. Empty: uploads are not scanned (`egide serve` "
+        "warns).",
+    )
+    antivirus_max_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1024,
+        description="The most bytes of a file sent to clamd: its `StreamMaxLength`. A "
+        "longer file is held as `too_large` (never reported clean).",
+    )
+    antivirus_unreachable: Literal["hold", "refuse"] = Field(
+        default="hold",
+        description="Internal uploads while clamd is unreachable (or too large to scan): "
+        "`hold` stores them awaiting a scan, readable by their uploader only; `refuse` "
+        "refuses them. Uploads through external links are always refused.",
+    )
+    antivirus_connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds to connect to clamd."
+    )
+    antivirus_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds clamd may take on any one exchange, including its verdict at "
+        "the end of an upload.",
+    )
+    antivirus_rescan_days: int = Field(
+        default=7,
+        ge=0,
+        le=3650,
+        description="Contents written in the last days that are scanned again when clamd's "
+        "signature database changes.",
+    )
+    antivirus_rescan_interval_seconds: int = Field(
+        default=300,
+        ge=5,
+        le=86_400,
+        description="Seconds between two passes of the rescan worker of `egide serve`.",
+    )
+
+    @field_validator("clamd_address")
+    @classmethod
+    def _clamd_address(cls, value: str) -> str:
+        if value.strip():
+            Address.parse(value)
+        return value.strip()
 
     @field_validator("mfa_groups")
     @classmethod

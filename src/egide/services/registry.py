@@ -23,6 +23,8 @@ from egide.core.errors import Unavailable
 from egide.services.accounts.device import DeviceFlowService
 from egide.services.accounts.service import AccountService
 from egide.services.accounts.throttle import ThrottlePolicy
+from egide.services.antivirus.scanner import Scanner
+from egide.services.antivirus.service import AntivirusService
 from egide.services.audit.checkpoints import CheckpointPolicy
 from egide.services.audit.context import ContextSealer
 from egide.services.audit.service import AuditService
@@ -33,8 +35,12 @@ from egide.services.mail.service import MailService
 from egide.services.mfa.passkeys import PasskeyService, RelyingParty
 from egide.services.mfa.policy import MfaPolicy
 from egide.services.mfa.service import MfaService
+from egide.services.notifications.derive import Deriver
+from egide.services.notifications.digest import Digests
+from egide.services.notifications.service import NotificationService
 from egide.services.ransomware.canaries import CanaryService
 from egide.services.ransomware.detector import Detector, DetectorConfig
+from egide.services.ransomware.rollback import RollbackService
 from egide.services.ransomware.service import IncidentService
 from egide.services.sessions.service import SessionService
 from egide.services.sharing.recipient import LinkAccessService
@@ -78,6 +84,9 @@ class Services:
     link_access: LinkAccessService
     incidents: IncidentService
     canaries: CanaryService
+    rollback: RollbackService
+    antivirus: AntivirusService
+    notifications: NotificationService
 
     def close(self) -> None:
         self.db.dispose()
@@ -161,7 +170,9 @@ def _wire(
         outbox=Outbox(clock),
         language=settings.language,
     )
-    files = FileService(ctx, detector)
+    # Antivirus (docs/antivirus.md): clamd on the write path; None when not configured.
+    scanner = Scanner.from_settings(settings)
+    files = FileService(ctx, detector, scanner)
     escrow: Path = settings.resolved_escrow_file
     mfa_policy = MfaPolicy.from_settings(settings)
     # Mail (docs/mail.md): the log-in alerts write to the outbox in the log-in's transaction.
@@ -204,6 +215,15 @@ def _wire(
         alerts=alerts,
         passkeys=passkeys,
     )
+    deriver = Deriver(
+        db,
+        ctx.tree,
+        outbox,
+        clock=clock,
+        public_url=settings.resolved_public_url,
+        language=settings.language,
+    )
+    tz = settings.audit_timezone
     return Services(
         settings=settings,
         db=db,
@@ -248,9 +268,13 @@ def _wire(
         ),
         # Share links (docs/sharing.md): the code mail goes through the same outbox.
         sharing=ShareService(ctx, hasher=hasher),
-        link_access=LinkAccessService(ctx, outbox, hasher=hasher),
+        link_access=LinkAccessService(ctx, outbox, hasher=hasher, files=files),
         incidents=IncidentService(db, clock=clock, audit=audit.recorder),
         canaries=CanaryService(ctx, detector),
+        rollback=RollbackService(ctx, detector),
+        antivirus=AntivirusService(ctx, scanner, Outbox(clock), language=settings.language),
+        # Notifications (docs/notifications.md): derived from the audit log, mailed via the outbox.
+        notifications=NotificationService(ctx, deriver, Digests(deriver, timezone=tz)),
     )
 
 

@@ -15,17 +15,22 @@ from starlette.routing import Match
 
 from egide import __version__
 from egide.core.errors import EgideError
+from egide.services.antivirus.service import AntivirusWorker
 from egide.services.audit.worker import AuditWorker
 from egide.services.mail.worker import MailWorker
+from egide.services.notifications.worker import NotificationWorker
 from egide.services.registry import Services
 from egide.web import openapi, problems, ui
 from egide.web.api import content, mfa, session, spaces, tokens, tree, uploads
+from egide.web.api.admin import router as admin_router
 from egide.web.api.audit import router as audit_router
 from egide.web.api.audit_reports import router as audit_reports_router
 from egide.web.api.device import router as device_router
 from egide.web.api.incidents import router as incidents_router
 from egide.web.api.links import router as links_router
+from egide.web.api.notifications import router as notifications_router
 from egide.web.api.passkeys import router as passkeys_router
+from egide.web.api.restore import router as restore_router
 from egide.web.api.sessions import router as sessions_router
 from egide.web.api.shared import router as shared_router
 from egide.web.api.sso import router as sso_router
@@ -43,13 +48,29 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = AuditWorker.for_services(services) if background else None
         mailer = MailWorker(services.mail.sender) if background else None
+        notifier = NotificationWorker(services.notifications) if background else None
+        rescanner = (
+            AntivirusWorker(
+                services.antivirus, interval=services.settings.antivirus_rescan_interval_seconds
+            )
+            if background and services.antivirus.scanner is not None
+            else None
+        )
+        if rescanner is not None:
+            rescanner.start()
         if worker is not None:
             worker.start()
         if mailer is not None:
             mailer.start()
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
+            if rescanner is not None:
+                await anyio.to_thread.run_sync(rescanner.stop)
+            if notifier is not None:
+                await anyio.to_thread.run_sync(notifier.stop)
             if mailer is not None:
                 await anyio.to_thread.run_sync(mailer.stop)
             if worker is not None:
@@ -96,6 +117,9 @@ def create_app(services: Services, *, background: bool = False) -> FastAPI:
         links_router,
         shared_router,
         incidents_router,
+        restore_router,
+        notifications_router,
+        admin_router,
     ):
         app.include_router(router)
 

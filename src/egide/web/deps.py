@@ -31,6 +31,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Why the caller accesses the data (care, administration, emergency): sealed
 #: into the audit context of every action of the request, for access reports.
 PURPOSE_HEADER = "Egide-Purpose"
+#: `Egide-Activity: background` marks a request a page makes by itself (the
+#: notification bell's poll): no user activity, so the idle lock still comes.
+ACTIVITY_HEADER = "Egide-Activity"
 
 
 class InvalidPurpose(InvalidInput):
@@ -78,8 +81,9 @@ def _principal(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise NoSession()
+    background = request.headers.get(ACTIVITY_HEADER, "").strip().lower() == "background"
     who, info = web_sessions.authenticate(
-        cookie, password_change=password_change, mfa_pending=mfa_pending
+        cookie, password_change=password_change, mfa_pending=mfa_pending, touch=not background
     )
     if request.method not in SAFE_METHODS:
         web_sessions.check_csrf(cookie, request.headers.get(CSRF_HEADER))

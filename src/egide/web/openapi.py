@@ -78,6 +78,7 @@ PUBLIC = frozenset(
         ("post", "/api/v1/links/{token}/verify/confirm"),
         ("get", "/api/v1/links/{token}/content/{path}"),
         ("get", "/api/v1/links/{token}/zip"),
+        ("put", "/api/v1/links/{token}/files/{name}"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import os
 
 import pytest
@@ -32,6 +33,28 @@ def test_encryption_in_place_is_suspicious(name: str) -> None:
     assert new.looks_encrypted
     signals = compare(old, new, name)
     assert signals.suspicious_overwrite, signals
+
+
+BINARY = sorted(n for n in SAMPLES if not n.endswith((".txt", ".csv", ".hl7")))
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_ciphertext_armoured_as_text_over_a_binary_type_is_suspicious(name: str) -> None:
+    """Base64 of ciphertext is printable text (6 bits per byte): it parses as text,
+    so only its entropy, where the name promises a binary type, tells."""
+    data = SAMPLES[name]
+    armoured = base64.b64encode(aes_ctr(data))
+    signals = compare(fingerprint_of(data), fingerprint_of(armoured), name)
+    assert signals.looks_encrypted, signals
+    assert signals.suspicious_overwrite, signals
+
+
+def test_text_stays_text_even_when_dense() -> None:
+    """Base64 in a text file (an e-mail with its attachment, a key in a config) is
+    not armoured ciphertext: the name promises text. Nor is prose over a PDF."""
+    dense = base64.b64encode(os.urandom(6000))
+    assert not compare(fingerprint_of(text()), fingerprint_of(dense), "notes.txt").looks_encrypted
+    assert not compare(None, fingerprint_of(text()), "rapport.pdf").looks_encrypted
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

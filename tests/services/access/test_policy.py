@@ -84,11 +84,12 @@ _AUDIT =    "F    A    A    A    A     F     F      F      F     F     F      A"
 _ERASE =    "F    F    A    F    A     F     F      F      F     F     F      F"
 _INCIDENT = "F    A    F    A    A     F     F      F      F     A     A      F"
 _LINK =     "HFAA HFAA HFAA HFAA HHHH  HFFF  HFFF   HFAA   HFAA  HFAA  HFFF   HFFF"
+_RESTORE =  "HFFA AAAA HFFA HFFA AAAA  HFFF  HFFA   HFFF   HFFA  FFFF  FFFF   HFFF"
 EXPECTED: dict[Action, str] = {
     Action.FOLDER_LIST: _READ, Action.FILE_READ: _READ, Action.VERSION_LIST: _READ,
     Action.FILE_WRITE: _WRITE, Action.FOLDER_CREATE: _WRITE, Action.NODE_MOVE: _WRITE,
     Action.NODE_DELETE: _WRITE, Action.TRASH_LIST: _WRITE, Action.TRASH_RESTORE: _WRITE,
-    Action.VERSION_RESTORE: _WRITE,
+    Action.VERSION_RESTORE: _WRITE, Action.SPACE_RESTORE: _RESTORE,
     Action.GRANT_LIST: _GRANT, Action.GRANT_MANAGE: _GRANT,
     Action.SPACE_CREATE: _ADMIN, Action.SPACE_ADMIN: _ADMIN, Action.SPACE_LIST_ALL: _ADMIN,
     Action.USER_MANAGE: _ADMIN, Action.GROUP_MANAGE: _ADMIN, Action.KEY_ROTATE: _ADMIN,
@@ -139,6 +140,7 @@ def test_rules_match_the_documented_kinds_and_scopes() -> None:
         Action.TRASH_LIST: S.FILES_WRITE,
         Action.TRASH_RESTORE: S.FILES_WRITE,
         Action.VERSION_RESTORE: S.FILES_WRITE,
+        Action.SPACE_RESTORE: S.FILES_WRITE,
         Action.GRANT_LIST: S.SHARES_MANAGE,
         Action.GRANT_MANAGE: S.SHARES_MANAGE,
         Action.LINK_CREATE: S.SHARES_MANAGE,

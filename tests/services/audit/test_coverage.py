@@ -33,6 +33,7 @@ from egide.services.access.policy import Principal
 from egide.services.accounts.device import DeviceFlowService
 from egide.services.accounts.errors import BadCredentials, LoginThrottled
 from egide.services.accounts.service import AccountService
+from egide.services.antivirus.service import AntivirusService
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.archive import archive
 from egide.services.audit.entries import AuditReader
@@ -44,7 +45,9 @@ from egide.services.mail.sender import MailSender, SmtpConfig
 from egide.services.mail.service import MailService
 from egide.services.mfa.passkeys import PasskeyService
 from egide.services.mfa.service import MfaService
+from egide.services.notifications.service import NotificationService
 from egide.services.ransomware.canaries import CanaryService
+from egide.services.ransomware.rollback import RollbackService
 from egide.services.ransomware.service import IncidentService
 from egide.services.registry import Services
 from egide.services.sessions.service import SessionService
@@ -265,6 +268,16 @@ def _canary(w: World) -> None:
     w.svc.files.write(w.alice, "cardio", "decoy.docx", [b"touched"])
 
 
+def _restore_space(w: World) -> None:
+    """A note written, time passes, then overwritten; the space put back before it."""
+    w.note(data=b"first")
+    w.clock.advance(minutes=1)
+    at = w.clock.now()
+    w.clock.advance(minutes=1)
+    w.note(data=b"second")
+    assert w.svc.rollback.restore_at(SYSTEM, "cardio", at).restored == 1
+
+
 def _after_note(act: Callable[[World], Any]) -> Callable[[World], Any]:
     """`act`, once alice has written note.txt."""
 
@@ -289,6 +302,37 @@ def _open_link(w: World) -> str:
     token = _link(w, require_verification=False, recipients=[])
     assert w.svc.link_access.open(token, None).needs == ()
     return token
+
+
+def _file_request(w: World) -> Any:
+    """A file request to a folder of alice's, without verification; a recipient sends a file."""
+    w.svc.nodes.mkdir(w.alice, "cardio", "inbox")
+    w.svc.sharing.set_link_policy(SYSTEM, "cardio", verification_required=False)
+    token = w.svc.sharing.create_request(
+        w.alice, "cardio", "inbox", recipients=[], require_verification=False
+    ).token
+    return w.svc.link_access.receive(token, None, "note.txt", [b"lab result"], 10)
+
+
+def _antivirus(w: World, *, rescan: bool) -> Any:
+    """With a real clamd (tests/clamd.py): EICAR refused on upload, or a rescan pass."""
+    from egide.core.antivirus.clamd import ClamdClient
+    from egide.services.antivirus.errors import FileInfected
+    from egide.services.antivirus.scanner import Scanner
+    from tests.clamd import EICAR, running_clamd
+
+    with running_clamd() as server:
+        scanner = Scanner(ClamdClient(server.address), max_bytes=1 << 20)
+        w.svc.files.scanner = w.svc.antivirus.scanner = scanner
+        try:
+            if rescan:
+                w.note()
+                return w.svc.antivirus.rescan(SYSTEM)
+            with pytest.raises(FileInfected):
+                w.note(data=EICAR)
+            return None
+        finally:
+            w.svc.files.scanner = w.svc.antivirus.scanner = None
 
 
 #: How to make each action happen, through the services only.
@@ -367,6 +411,7 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.LINK_DOWNLOAD: lambda w: w.svc.link_access.download(
         _open_link(w), None, "note.txt"
     ),
+    AuditAction.FILEREQUEST_UPLOAD: _file_request,
     AuditAction.FILE_READ: _after_note(lambda w: w.svc.files.open(w.alice, "cardio", "note.txt")),
     AuditAction.FILE_WRITE: lambda w: w.note(),
     AuditAction.FOLDER_CREATE: lambda w: w.svc.nodes.mkdir(w.alice, "cardio", "a/b", parents=True),
@@ -395,6 +440,14 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
     AuditAction.MAIL_FAILED: _mail_refused,
     AuditAction.MAIL_TEST: lambda w: w.svc.mail.send_test(SYSTEM, "dr.martin@chu.example"),
     AuditAction.USER_LANGUAGE: lambda w: w.svc.mail.set_language(SYSTEM, "alice", "en"),
+    AuditAction.NOTIFY_FOLLOW: lambda w: w.svc.notifications.follow(w.alice, "cardio", ""),
+    AuditAction.NOTIFY_UNFOLLOW: lambda w: (
+        w.svc.notifications.follow(w.alice, "cardio", ""),
+        w.svc.notifications.unfollow(w.alice, "cardio", ""),
+    ),
+    AuditAction.NOTIFY_PREFERENCES: lambda w: w.svc.notifications.set_preferences(
+        w.alice, email="daily", privacy=False
+    ),
     AuditAction.RANSOMWARE_INCIDENT_OPEN: _ransomware,
     AuditAction.RANSOMWARE_INCIDENT_RELEASE: lambda w: w.svc.incidents.release(
         SYSTEM, _ransomware(w)
@@ -403,6 +456,12 @@ SCENARIOS: dict[AuditAction, Callable[[World], Any]] = {
         SYSTEM, _ransomware(w)
     ),
     AuditAction.RANSOMWARE_CANARY_HIT: _canary,
+    AuditAction.ANTIVIRUS_INFECTED: lambda w: _antivirus(w, rescan=False),
+    AuditAction.ANTIVIRUS_RESCAN: lambda w: _antivirus(w, rescan=True),
+    AuditAction.RANSOMWARE_INCIDENT_RESTORE: lambda w: w.svc.rollback.restore_incident(
+        SYSTEM, _ransomware(w)
+    ),
+    AuditAction.SPACE_RESTORE: _restore_space,
 }
 
 
@@ -432,10 +491,16 @@ def test_each_action_writes_its_event(world: World, action: AuditAction) -> None
 #: Public service methods and the actions they record.
 RECORDING: dict[str, set[AuditAction]] = {
     # A write, move or delete may also open a ransomware incident or hit a canary.
-    "FileService.write": {AuditAction.FILE_WRITE},
+    "FileService.write": {AuditAction.FILE_WRITE, AuditAction.ANTIVIRUS_INFECTED},
     "IncidentService.release": {AuditAction.RANSOMWARE_INCIDENT_RELEASE},
+    # A rescan pass; a content it finds infected has its own entry.
+    "AntivirusService.rescan": {AuditAction.ANTIVIRUS_RESCAN, AuditAction.ANTIVIRUS_INFECTED},
+    "AntivirusService.rescan_due": {AuditAction.ANTIVIRUS_RESCAN, AuditAction.ANTIVIRUS_INFECTED},
     "CanaryService.enable": {AuditAction.FILE_WRITE},  # each decoy is a file
     "IncidentService.confirm": {AuditAction.RANSOMWARE_INCIDENT_CONFIRM},
+    # Roll-backs (ADR 24): one event per committed batch, and one to end an incident's.
+    "RollbackService.restore_incident": {AuditAction.RANSOMWARE_INCIDENT_RESTORE},
+    "RollbackService.restore_at": {AuditAction.SPACE_RESTORE},
     "FileService.open": {AuditAction.FILE_READ},
     "FileService.restore_version": {AuditAction.VERSION_RESTORE},
     "NodeService.mkdir": {AuditAction.FOLDER_CREATE},
@@ -555,7 +620,12 @@ RECORDING: dict[str, set[AuditAction]] = {
     "MailService.send_test": {AuditAction.MAIL_TEST},
     "MailService.set_language": {AuditAction.USER_LANGUAGE},
     "MailService.send_pending": {AuditAction.MAIL_FAILED},
+    "NotificationService.follow": {AuditAction.NOTIFY_FOLLOW},
+    "NotificationService.unfollow": {AuditAction.NOTIFY_UNFOLLOW},
+    "NotificationService.set_preferences": {AuditAction.NOTIFY_PREFERENCES},
     "ShareService.create_link": {AuditAction.LINK_CREATE},
+    "ShareService.create_request": {AuditAction.LINK_CREATE},
+    "LinkAccessService.receive": {AuditAction.FILEREQUEST_UPLOAD},
     "ShareService.revoke_link": {AuditAction.LINK_REVOKE},
     "ShareService.set_link_policy": {AuditAction.LINK_POLICY},
     "LinkAccessService.open": {AuditAction.LINK_OPEN},
@@ -576,11 +646,14 @@ READ_ONLY: dict[str, str] = {
     "NodeService.trash": "lists the trash, no content",
     "SpaceService.list_spaces": "the caller's own spaces",
     "SpaceService.get": "one space's metadata",
+    "SpaceService.list_all": "every space's metadata (administrators), no content",
     "SpaceService.grants": "who holds a role on a folder",
     "UploadService.status": "the offset of the caller's own upload",
     "AccountService.get_user": "an account's profile",
     "AccountService.list_users": "the account list (administrators)",
     "AccountService.list_groups": "the group list (administrators)",
+    "AccountService.user_overview": "accounts' state, roles, factor set up, last sign-in "
+    "(administrators), never a secret",
     "AccountService.list_members": "a group's members (administrators)",
     "AccountService.list_tokens": "token metadata, never secrets",
     "AccountService.check_password_policy": "judges a candidate password, stores nothing",
@@ -606,6 +679,10 @@ READ_ONLY: dict[str, str] = {
     "ShareService.links_of": "link metadata of an item (contributors), never tokens",
     "ShareService.list_links": "the caller's links (administrators: all), never tokens",
     "ShareService.link_policy": "a space's link policy",
+    "NotificationService.follows": "the caller's own follows, those still visible",
+    "NotificationService.notifications": "the caller's own list; paths only where still visible",
+    "NotificationService.mark_read": "marks the caller's own notifications read: no right, no data",
+    "NotificationService.preferences": "the caller's own mail preferences",
 }
 
 SERVICE_CLASSES = [
@@ -627,8 +704,11 @@ SERVICE_CLASSES = [
     DeviceFlowService,
     IncidentService,
     CanaryService,
+    RollbackService,
+    AntivirusService,
     ShareService,
     LinkAccessService,
+    NotificationService,
 ]
 
 
@@ -714,6 +794,10 @@ REFUSALS: dict[str, tuple[Callable[[World], Any], str]] = {
     "set another user's mail language": (
         lambda w: w.svc.mail.set_language(w.bob, "alice", "en"),
         "user.manage",
+    ),
+    "follow a folder of a space without a role": (
+        lambda w: w.svc.notifications.follow(w.bob, "cardio", ""),
+        "folder.list",
     ),
     "send a test mail without being an administrator": (
         lambda w: w.svc.mail.send_test(w.bob, "x@chu.example"),

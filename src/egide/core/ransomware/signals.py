@@ -45,6 +45,11 @@ FIRST_BLOCK: Final = 4096
 #: Near-random: AES output of 4 KiB measures about 7.95 bits per byte, zlib
 #: streams about 7.6 to 7.9 but carry a known magic.
 HIGH_ENTROPY: Final = 7.2
+#: Text this random is ciphertext armoured as text (base64: up to 6 bits per
+#: byte), not prose, code or tables, which measure 4.3-5.2.
+ARMOURED_ENTROPY: Final = 5.8
+#: The least text measured for it: shorter samples read too low.
+ARMOURED_MIN_SIZE: Final = 1024
 #: TLSH distance from which two contents are unrelated (0: identical; TLSH
 #: documents 100 to 200 as "likely different", random pairs score 200+).
 DISSIMILAR: Final = 150
@@ -213,6 +218,18 @@ class OverwriteSignals:
         ]
 
 
+def _armoured(new: Fingerprint, expected: FileKind | None) -> bool:
+    """Ciphertext written as text (base64, base85) where the name still promises a
+    binary type: text, but near the randomness its alphabet allows."""
+    return (
+        new.kind is FileKind.TEXT
+        and expected is not None
+        and expected is not FileKind.TEXT
+        and new.size >= ARMOURED_MIN_SIZE
+        and new.entropy >= ARMOURED_ENTROPY
+    )
+
+
 def compare(old: Fingerprint | None, new: Fingerprint, name: str) -> OverwriteSignals:
     """The signals of `new` (the content now written at `name`) against `old`."""
     expected = expected_kind(name)
@@ -222,9 +239,10 @@ def compare(old: Fingerprint | None, new: Fingerprint, name: str) -> OverwriteSi
         name_mismatch = not is_known_extension(extension(name))
     else:
         name_mismatch = expected is not new.kind or new.parses is False
+    looks_encrypted = new.looks_encrypted or _armoured(new, expected)
     if old is None:
         return OverwriteSignals(
-            looks_encrypted=new.looks_encrypted,
+            looks_encrypted=looks_encrypted,
             type_lost=False,
             entropy_up=False,
             similarity_gone=False,
@@ -238,7 +256,7 @@ def compare(old: Fingerprint | None, new: Fingerprint, name: str) -> OverwriteSi
     gap = distance(old.tlsh, new.tlsh)
     similarity_gone = gap is None or gap >= DISSIMILAR
     return OverwriteSignals(
-        looks_encrypted=new.looks_encrypted,
+        looks_encrypted=looks_encrypted,
         type_lost=type_lost,
         entropy_up=entropy_up,
         similarity_gone=similarity_gone,

@@ -116,6 +116,8 @@ class Action(enum.StrEnum):
     TRASH_LIST = "trash.list"
     TRASH_RESTORE = "trash.restore"
     VERSION_RESTORE = "version.restore"
+    #: Put a space or folder back as it was at an instant (ADR 24).
+    SPACE_RESTORE = "space.restore"
     GRANT_LIST = "grant.list"
     GRANT_MANAGE = "grant.manage"
     LINK_CREATE = "link.create"
@@ -157,6 +159,9 @@ class Principal:
     #: The web session acting, when the caller came with a session cookie (set
     #: by the web door): ransomware windows are kept per session (issue 8).
     session_id: str | None = None
+    #: The external link acting (an upload through a file request, issue 7):
+    #: an outside door, which the antivirus policy treats more strictly.
+    link_id: str | None = None
 
     def __post_init__(self) -> None:
         # A principal is built in a few places only; a malformed one is a bug
@@ -233,6 +238,11 @@ _RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.TRASH_LIST: ContentRule(SpaceRole.CONTRIBUTOR, Scope.FILES_WRITE),
         Action.TRASH_RESTORE: ContentRule(SpaceRole.CONTRIBUTOR, Scope.FILES_WRITE),
         Action.VERSION_RESTORE: ContentRule(SpaceRole.CONTRIBUTOR, Scope.FILES_WRITE),
+        # Rewinding a whole folder overrides everyone's work in it since: its
+        # managers' call, or an administrator's (ADR 24).
+        Action.SPACE_RESTORE: ContentRule(
+            SpaceRole.MANAGER, Scope.FILES_WRITE, admin_anywhere=True
+        ),
         Action.GRANT_LIST: _MEMBERSHIP,
         Action.GRANT_MANAGE: _MEMBERSHIP,
         # External links (issue 7, ADR 21): the people who work on a record send it;

@@ -43,6 +43,7 @@ from egide.services.accounts.errors import (
     WrongCurrentPassword,
 )
 from egide.services.accounts.groups import GroupAdmin
+from egide.services.accounts.overview import UserOverviewAdmin
 from egide.services.accounts.records import (
     UserInfo,
     canonical_name,
@@ -111,7 +112,7 @@ def _enabled_admins(session: Session) -> int:
     )
 
 
-class AccountService(GroupAdmin, TokenAdmin):
+class AccountService(GroupAdmin, TokenAdmin, UserOverviewAdmin):
     def __init__(
         self,
         db: Database,

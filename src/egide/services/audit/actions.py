@@ -67,6 +67,7 @@ class AuditAction(enum.StrEnum):
     LINK_VERIFY = "link.verify"  # a right password or code (denied: a wrong one)
     LINK_OPEN = "link.open"  # a recipient shown what the link gives
     LINK_DOWNLOAD = "link.download"  # a file or a folder's zip downloaded through a link
+    FILEREQUEST_UPLOAD = "filerequest.upload"  # a file received through a file request
     # Content
     FILE_READ = "file.read"
     FILE_WRITE = "file.write"
@@ -92,8 +93,18 @@ class AuditAction(enum.StrEnum):
     MAIL_FAILED = "mail.failed"  # the SMTP server refused a message for good (5xx)
     MAIL_TEST = "mail.test"  # an administrator asked for a test message
     USER_LANGUAGE = "user.language"  # the language of a user's mail set
+    # Notifications (docs/notifications.md): the rows and their mail derive from other entries
+    NOTIFY_FOLLOW = "notify.follow"  # a user follows a folder or a space
+    NOTIFY_UNFOLLOW = "notify.unfollow"
+    NOTIFY_PREFERENCES = "notify.preferences"  # e-mail delivery or privacy mode set
     # Ransomware detection and containment, see docs/ransomware.md
     RANSOMWARE_INCIDENT_OPEN = "ransomware.incident.open"  # a user contained (actor: system)
     RANSOMWARE_INCIDENT_RELEASE = "ransomware.incident.release"  # a false alarm: access back
     RANSOMWARE_INCIDENT_CONFIRM = "ransomware.incident.confirm"  # an attack: stays contained
     RANSOMWARE_CANARY_HIT = "ransomware.canary.hit"  # a decoy file written, moved or deleted
+    # Antivirus (docs/antivirus.md): ids and the signature name, never a file name
+    ANTIVIRUS_INFECTED = "antivirus.infected"  # an upload refused, or a rescan found a threat
+    ANTIVIRUS_RESCAN = "antivirus.rescan"  # a rescan pass that scanned something (counts)
+    # A roll-back batch of an incident (ids and counts; one per committed batch)
+    RANSOMWARE_INCIDENT_RESTORE = "ransomware.incident.restore"
+    SPACE_RESTORE = "space.restore"  # a point-in-time restore batch of a space or folder

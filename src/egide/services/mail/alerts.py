@@ -28,19 +28,61 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from egide.core.clock import Clock, SystemClock
-from egide.core.db.models import LoginThrottle, User, WebSession
+from egide.core.db.models import LoginThrottle, User, UserRole, WebSession
+from egide.services.access.policy import GlobalRole
 from egide.services.audit.context import current_request
 from egide.services.mail import templates
 from egide.services.mail.errors import InvalidMailAddress
 from egide.services.mail.outbox import Outbox
 
 log = logging.getLogger("egide.mail")
+
+
+def alert_security_officers(
+    outbox: Outbox,
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    text: Callable[[str], tuple[str, str]],
+    default_language: str,
+) -> None:
+    """One mail per enabled administrator and security officer with an address, in
+    the caller's transaction: `text(language)` gives (subject, body), which hold ids
+    and counts only (no file name, path or content); `key` makes each idempotent."""
+    rows = session.execute(
+        select(User.id, User.email, User.language)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            UserRole.role.in_([str(GlobalRole.ADMIN), str(GlobalRole.SECURITY)]),
+            User.email.is_not(None),
+            User.is_disabled.is_(False),
+        )
+        .distinct()
+    ).all()
+    for user_id, email, language in rows:
+        if email is None:  # pragma: no cover - filtered by the query
+            continue
+        lang = language or default_language
+        subject, body = text(lang)
+        outbox.enqueue(
+            session,
+            idempotency_key=f"{key}:{user_id}",
+            recipient=email,
+            kind=kind,
+            subject=subject,
+            body_text=body,
+            user_id=user_id,
+            language=lang,
+        )
+
 
 #: A device is new when not seen in the user's sessions of this long.
 NEW_DEVICE_WINDOW: Final = dt.timedelta(days=90)

@@ -27,7 +27,7 @@ from egide.services.audit.denials import records_denials
 from egide.services.ransomware.detector import Detector
 from egide.services.vault.base import VaultContext, not_found
 from egide.services.vault.errors import AlreadyExists, NotAFile, ParentMissing
-from egide.services.vault.files import FileService, StoredContent
+from egide.services.vault.files import FileService, OnCommit, StoredContent
 from egide.services.vault.names import join_path
 from egide.services.vault.tree import FILE, FOLDER
 from egide.services.vault.types import VersionInfo
@@ -96,6 +96,8 @@ class _DecoyWriter(FileService):
         *,
         if_match: str | None,
         if_none_match: bool,
+        unique_name: bool = False,
+        on_commit: OnCommit | None = None,
     ) -> VersionInfo:
         info = super()._commit_in(
             session,
@@ -105,6 +107,8 @@ class _DecoyWriter(FileService):
             stored,
             if_match=if_match,
             if_none_match=if_none_match,
+            unique_name=unique_name,
+            on_commit=on_commit,
         )
         session.add(RansomwareCanary(node_id=info.node_id, space_id=space_id))
         return info

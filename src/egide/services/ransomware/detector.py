@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 from egide.core.clock import Clock
 from egide.core.config import Settings
 from egide.core.db.base import new_id
-from egide.core.db.models import User, UserRole
 from egide.core.db.models.ransomware import (
     RansomwareCanary,
     RansomwareEvent,
@@ -50,9 +49,10 @@ from egide.core.ransomware.scoring import (
     score,
 )
 from egide.core.ransomware.signals import ContentSampler, Fingerprint, compare, fingerprint_of
-from egide.services.access.policy import GlobalRole, Principal
+from egide.services.access.policy import Principal
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.recorder import AuditRecorder
+from egide.services.mail.alerts import alert_security_officers
 from egide.services.mail.outbox import Outbox
 from egide.services.ransomware.errors import PrincipalContained
 
@@ -96,8 +96,16 @@ class DetectorConfig:
 
 def principal_key(actor: Principal) -> str | None:
     """The acting principal windows are kept for: the session, else the token, else
-    the user; None for the local system (never scored nor contained)."""
-    if actor.user_id is None:
+    the user; None for the local system (never scored nor contained) and for an
+    upload through a file request (never scored).
+
+    A file request only adds new files under fresh names: it cannot overwrite,
+    rename or delete anything, which is what detection guards. Scored as its
+    creator, anyone holding the link could get the creator contained by
+    sending encrypted-looking files (the creator's own containment still
+    stops the request: `check` goes by the user).
+    """
+    if actor.user_id is None or actor.link_id is not None:
         return None
     if actor.session_id is not None:
         return f"session:{actor.session_id}"
@@ -519,33 +527,16 @@ class Detector:
         )
 
     def _alert(self, session: Session, incident: RansomwareIncident, events: int) -> None:
-        """One mail per administrator and security officer with an address
-        (ids and counts only: no name, no path, no content)."""
-        rows = session.execute(
-            select(User.id, User.email, User.language)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                UserRole.role.in_([str(GlobalRole.ADMIN), str(GlobalRole.SECURITY)]),
-                User.email.is_not(None),
-                User.is_disabled.is_(False),
-            )
-            .distinct()
-        ).all()
-        for user_id, email, language in rows:
-            if email is None:  # pragma: no cover - filtered by the query
-                continue
-            lang = language or self.language
-            subject, body = _alert_text(lang, incident, events)
-            self.outbox.enqueue(
-                session,
-                idempotency_key=f"ransomware-incident:{incident.id}:{user_id}",
-                recipient=email,
-                kind="ransomware-incident",
-                subject=subject,
-                body_text=body,
-                user_id=user_id,
-                language=lang,
-            )
+        """Administrators and security officers are told (ids and counts only: no
+        name, no path, no content)."""
+        alert_security_officers(
+            self.outbox,
+            session,
+            kind="ransomware-incident",
+            key=f"ransomware-incident:{incident.id}",
+            text=lambda lang: _alert_text(lang, incident, events),
+            default_language=self.language,
+        )
 
 
 def check_contained(
@@ -554,6 +545,16 @@ def check_contained(
     """`Detector.check` for the services that may run without a detector."""
     if detector is not None:
         detector.check(session, actor, action)
+
+
+def refuse_contained(session: Session, actor: Principal, action: str) -> None:
+    """`Detector.check` for the doors of services built without a detector (folders,
+    grants, restores): an open incident holds whether detection is on or not."""
+    if actor.user_id is None:
+        return
+    incident = Detector.open_incident_of(session, actor.user_id)
+    if incident is not None:
+        raise PrincipalContained(incident).denied(action, {"incident": incident})
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class IncidentInfo:
     closed_by: str | None
     event_count: int
     events: list[IncidentEvent] | None = None
+    restored_at: dt.datetime | None = None
 
 
 class IncidentService:
@@ -171,4 +172,5 @@ def _info(
         closed_by=row.closed_by,
         event_count=count or 0,
         events=events,
+        restored_at=row.restored_at,
     )

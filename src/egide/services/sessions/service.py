@@ -414,7 +414,12 @@ class SessionService:
     # Checking a request -----------------------------------------------------
 
     def authenticate(
-        self, cookie: str, *, password_change: bool = False, mfa_pending: bool = False
+        self,
+        cookie: str,
+        *,
+        password_change: bool = False,
+        mfa_pending: bool = False,
+        touch: bool = True,
     ) -> tuple[Principal, SessionInfo]:
         """The principal behind a session cookie, or the reason it cannot be used.
 
@@ -423,6 +428,10 @@ class SessionService:
         Until the session has given its second factor when it must, only those
         that pass `mfa_pending=True` (who am I, give it, enrol one) do; the
         password change, when due, comes first.
+
+        `touch=False` is for what a page asks by itself (a poll, not the user):
+        it is answered, but is no activity, so it never keeps an idle session
+        from locking.
         """
         row = self._live_row(cookie)
         now = self.clock.now()
@@ -434,7 +443,7 @@ class SessionService:
         principal = self.accounts.principal_for(row.user_id, password_change=password_change)
         if row.mfa_at is None and not mfa_pending:
             self._check_mfa(row.user_id, password_change=password_change)
-        if now - row.last_seen_at > _TOUCH_EVERY:
+        if touch and now - row.last_seen_at > _TOUCH_EVERY:
             with self.db.write() as session:
                 session.execute(
                     update(WebSession)

@@ -19,6 +19,9 @@ from egide.services.vault.tree import Tree
 TOKEN_BYTES: Final = 32
 #: A default link expires after this many days (issue 7, item 2).
 DEFAULT_DAYS: Final = 7
+#: The kind of a file request (an upload-only link to a folder, ADR 25); others are the
+#: kind of their item, "file" or "folder".
+REQUEST: Final = "request"
 #: Where a recipient opens a link: the page of the web interface (`{token}` filled in).
 RECIPIENT_PAGE: Final = "/links/{token}"
 
@@ -40,6 +43,10 @@ def link_state(link: ShareLink, now: dt.datetime) -> str:
     if link.expires_at <= now:
         return "expired"
     if link.max_downloads is not None and link.downloads >= link.max_downloads:
+        return "exhausted"
+    if link.max_files is not None and link.received_files >= link.max_files:
+        return "exhausted"
+    if link.max_total_bytes is not None and link.received_bytes >= link.max_total_bytes:
         return "exhausted"
     return "active"
 
@@ -92,6 +99,11 @@ def link_info(session: Session, tree: Tree, link: ShareLink, now: dt.datetime) -
         revoked_at=link.revoked_at,
         recipients=tuple(r.email for r in recipients_of(session, link.id)),
         state=link_state(link, now),
+        max_file_bytes=link.max_file_bytes,
+        max_total_bytes=link.max_total_bytes,
+        max_files=link.max_files,
+        received_files=link.received_files or 0,
+        received_bytes=link.received_bytes or 0,
     )
 
 

@@ -10,6 +10,8 @@ Forbidden
   LinksForbidden        the space allows no external link
 InvalidInput
   InvalidLinkInput      expiry, recipients, limit, password of a new link
+TooLarge
+  RequestTooLarge       a file over a file request's limit, or over what it still accepts
 EgideError (THROTTLED)
   LinkThrottled         too many wrong guesses from this address or on this link
 """
@@ -24,6 +26,7 @@ from egide.core.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    TooLarge,
     Unauthenticated,
 )
 
@@ -82,6 +85,24 @@ class LinksForbidden(Forbidden):
 
 class InvalidLinkInput(InvalidInput):
     code = "invalid-link"
+
+
+class RequestTooLarge(TooLarge):
+    """A file a request cannot take: refused before anything is stored."""
+
+    code = "request-too-large"
+
+
+class RequestFolderFull(TooLarge):
+    """The folder's space is full: said to an outside sender without the details."""
+
+    code = "request-folder-full"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This file could not be received: there is no room left for it. Nothing was "
+            "stored. Tell the person who sent you this link."
+        )
 
 
 class LinkThrottled(EgideError):

@@ -23,6 +23,7 @@ import datetime as dt
 import functools
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,6 +40,7 @@ from egide.services.mail.message import check_address
 from egide.services.mail.outbox import Outbox
 from egide.services.sharing import link_sessions
 from egide.services.sharing.common import (
+    REQUEST,
     display_name,
     link_state,
     recipients_of,
@@ -49,14 +51,16 @@ from egide.services.sharing.errors import (
     InvalidLinkInput,
     LinkCodeWrong,
     LinkLocked,
+    LinkNotFound,
     LinkPasswordWrong,
 )
 from egide.services.sharing.guard import Guessed, LinkGuard
 from egide.services.sharing.mail import code_mail
-from egide.services.sharing.types import LinkFile, LinkPass, LinkView
+from egide.services.sharing.requests import FileRequests
+from egide.services.sharing.types import LinkFile, LinkPass, LinkView, ReceivedFile
 from egide.services.sharing.zipstream import ZipEntry
 from egide.services.vault.base import VaultContext, VaultServiceBase
-from egide.services.vault.files import FileDownload
+from egide.services.vault.files import FileDownload, FileService
 from egide.services.vault.tree import FOLDER
 
 SYSTEM: Final = Principal.system()
@@ -102,10 +106,13 @@ class LinkAccessService(VaultServiceBase):
         outbox: Outbox,
         *,
         hasher: argon2.PasswordHasher | None = None,
+        files: FileService | None = None,
     ) -> None:
         super().__init__(ctx)
         self.outbox = outbox
         self.content = LinkContent(ctx)
+        #: File requests write through the full write path (`FileService.write`).
+        self.requests = FileRequests(ctx, files or FileService(ctx))
         self._hasher = hasher or default_hasher()
         self.guard = LinkGuard(ctx.db, ctx.clock, ctx.settings)
 
@@ -129,6 +136,11 @@ class LinkAccessService(VaultServiceBase):
                 .values(opens=ShareLink.opens + 1, last_used_at=now)
                 .execution_options(synchronize_session=False)
             )
+            if link.kind == REQUEST:
+                self._audit(
+                    session, AuditAction.LINK_OPEN, link, opened.email, details={"kind": REQUEST}
+                )
+                return self.requests.view(session, opened.link, opened.email)
             files = self.content.files(session, opened.root)
             self._audit(
                 session,
@@ -287,10 +299,37 @@ class LinkAccessService(VaultServiceBase):
                     email=recipient.email,
                 )
 
+    def receive(
+        self, token: str, cookie: str | None, name: str, source: Iterable[bytes], size: int
+    ) -> ReceivedFile:
+        """Store a file sent through a file request (ADR 25): `size` bytes announced,
+        checked against what the request still accepts before a byte is read; a body
+        longer than announced is refused and nothing of it is kept."""
+        with self.guard.guarded():
+            with self.db.read() as session:
+                opened = self._open(session, token, cookie)
+                if opened.link.kind != REQUEST:
+                    raise LinkNotFound()
+                if opened.needs:
+                    raise LinkLocked()
+                plan = self.requests.plan(
+                    session,
+                    opened.link,
+                    opened.space,
+                    opened.root,
+                    email=opened.email,
+                    name=name,
+                    size=size,
+                )
+            # No transaction held while the body streams.
+            return self.requests.receive(plan, source)
+
     def download(self, token: str, cookie: str | None, path: str) -> LinkDownload:
         """A file of the link, counted as one download; refused past the limit."""
         with self.guard.guarded(), self.db.write() as session:
             opened = self._open(session, token, cookie)
+            if opened.link.kind == REQUEST:
+                raise LinkNotFound()  # a file request shows nothing of its folder
             if opened.needs:
                 raise LinkLocked()
             node, relative = self.content.file_at(session, opened.space, opened.root, path)
@@ -311,6 +350,8 @@ class LinkAccessService(VaultServiceBase):
         """Every file of a folder link, to stream as one zip; counted as one download."""
         with self.guard.guarded(), self.db.write() as session:
             opened = self._open(session, token, cookie)
+            if opened.link.kind == REQUEST:
+                raise LinkNotFound()
             if opened.needs:
                 raise LinkLocked()
             if opened.root.kind != FOLDER:

@@ -42,8 +42,10 @@ from egide.services.accounts.passwords import (
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.mail.message import check_address
+from egide.services.ransomware.detector import refuse_contained
 from egide.services.sharing.common import (
     DEFAULT_DAYS,
+    REQUEST,
     display_name,
     link_info,
     new_token,
@@ -54,6 +56,7 @@ from egide.services.sharing.errors import InvalidLinkInput, LinksForbidden
 from egide.services.sharing.types import LinkCreated, LinkInfo, LinkPolicy, SharedItem
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.names import join_path, split_path
+from egide.services.vault.tree import FOLDER
 
 #: Addresses one link may be bound to.
 MAX_RECIPIENTS = 50
@@ -61,6 +64,8 @@ MAX_RECIPIENTS = 50
 MAX_DOWNLOADS = 10_000
 #: Rows a listing returns, at most (newest first).
 MAX_LISTED = 1000
+#: Files one file request may be set to accept, at most.
+MAX_REQUEST_FILES = 10_000
 
 
 class ShareService(VaultServiceBase):
@@ -137,18 +142,92 @@ class ShareService(VaultServiceBase):
         require_verification: bool = True,
     ) -> LinkCreated:
         """A link to the file or folder at `path`; its token is in the answer, once."""
+        if max_downloads is not None and not 1 <= max_downloads <= MAX_DOWNLOADS:
+            raise InvalidLinkInput(
+                "The download limit must be between 1 and {maximum}, or left out for none.",
+                field="max_downloads",
+                maximum=MAX_DOWNLOADS,
+            )
+        return self._make(
+            actor,
+            slug,
+            path,
+            expires_at=expires_at,
+            password=password,
+            recipients=recipients,
+            require_verification=require_verification,
+            limits={"max_downloads": max_downloads},
+        )
+
+    @records_denials
+    def create_request(
+        self,
+        actor: Principal,
+        slug: str,
+        path: str,
+        *,
+        expires_at: dt.datetime | None = None,
+        password: str | None = None,
+        recipients: Sequence[str] = (),
+        require_verification: bool = True,
+        max_file_bytes: int | None = None,
+        max_total_bytes: int | None = None,
+        max_files: int | None = None,
+    ) -> LinkCreated:
+        """A file request: an upload-only link to the folder at `path` (ADR 25). Sizes
+        left out take the `file_request_max_bytes` setting; the token is shown once."""
+        default = self.ctx.settings.file_request_max_bytes
+        total = max_total_bytes
+        if total is None:
+            total = default if max_file_bytes is None else max(default, max_file_bytes)
+        per_file = min(default, total) if max_file_bytes is None else max_file_bytes
+        if per_file < 1 or total < 1:
+            raise InvalidLinkInput(
+                "Size limits are counted in bytes and must be at least 1.", field="max_file_bytes"
+            )
+        if per_file > total:
+            raise InvalidLinkInput(
+                "The largest file cannot be above the total the request accepts: raise the "
+                "total or lower the limit per file.",
+                field="max_file_bytes",
+            )
+        if max_files is not None and not 1 <= max_files <= MAX_REQUEST_FILES:
+            raise InvalidLinkInput(
+                "The number of files must be between 1 and {maximum}, or left out for none.",
+                field="max_files",
+                maximum=MAX_REQUEST_FILES,
+            )
+        return self._make(
+            actor,
+            slug,
+            path,
+            expires_at=expires_at,
+            password=password,
+            recipients=recipients,
+            require_verification=require_verification,
+            limits={"max_file_bytes": per_file, "max_total_bytes": total, "max_files": max_files},
+            request=True,
+        )
+
+    def _make(
+        self,
+        actor: Principal,
+        slug: str,
+        path: str,
+        *,
+        expires_at: dt.datetime | None,
+        password: str | None,
+        recipients: Sequence[str],
+        require_verification: bool,
+        limits: dict[str, int | None],
+        request: bool = False,
+    ) -> LinkCreated:
         addresses = _check_recipients(recipients)
         if require_verification and not addresses:
             raise InvalidLinkInput(
                 "A link that asks recipients to verify their address needs at least one "
                 "recipient: give their e-mail addresses.",
                 field="recipients",
-            )
-        if max_downloads is not None and not 1 <= max_downloads <= MAX_DOWNLOADS:
-            raise InvalidLinkInput(
-                "The download limit must be between 1 and {maximum}, or left out for none.",
-                field="max_downloads",
-                maximum=MAX_DOWNLOADS,
             )
         if password is not None:
             if len(password) > MAX_LENGTH:
@@ -161,6 +240,8 @@ class ShareService(VaultServiceBase):
         password_hash = None if password is None else hash_password(self._hasher, password)
         token = new_token()
         with self.db.write() as session:
+            # A contained user (ransomware) makes no link: it would carry data out.
+            refuse_contained(session, actor, Action.LINK_CREATE.value)
             space = self._space(session, slug)
             segments = split_path(path)
             node, role = self._locate_with_role(session, actor, space, segments, Action.LINK_CREATE)
@@ -168,6 +249,10 @@ class ShareService(VaultServiceBase):
                 raise InvalidLinkInput(
                     "A link gives a folder or a file, never a whole space: choose a folder.",
                     field="path",
+                )
+            if request and node.kind != FOLDER:
+                raise InvalidLinkInput(
+                    "A file request receives files into a folder: choose a folder.", field="path"
                 )
             policy = policy_of(session, space, self.ctx.settings.links_max_days)
             if not policy.links_allowed:
@@ -186,15 +271,17 @@ class ShareService(VaultServiceBase):
                 token_hash=token_hash(token),
                 space_id=space.id,
                 node_id=node.id,
-                kind=node.kind,
+                kind=REQUEST if request else node.kind,
                 created_by=actor.user_id,
                 created_at=now,
                 expires_at=expiry,
                 password_hash=password_hash,
                 require_verification=require_verification,
-                max_downloads=max_downloads,
                 downloads=0,
                 opens=0,
+                received_bytes=0,
+                received_files=0,
+                **limits,
             )
             session.add(link)
             session.flush()
@@ -207,11 +294,11 @@ class ShareService(VaultServiceBase):
                 action=AuditAction.LINK_CREATE,
                 target={"space": space.id, "node": node.id, "link": link.id},
                 details={
-                    "kind": node.kind,
+                    "kind": link.kind,
                     "expires_at": expiry.isoformat(),
                     "password": password is not None,
                     "verification": require_verification,
-                    "max_downloads": max_downloads,
+                    **limits,
                     "recipients": len(addresses),
                 },
                 # Addresses are personal data: sealed, never in the leaf.

@@ -42,6 +42,12 @@ class LinkInfo:
     recipients: tuple[str, ...]
     #: "active", "expired", "exhausted" or "revoked".
     state: str
+    # File requests (kind "request", ADR 25); None and 0 for other links.
+    max_file_bytes: int | None = None
+    max_total_bytes: int | None = None
+    max_files: int | None = None
+    received_files: int = 0
+    received_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,19 @@ class LinkView:
     files: tuple[LinkFile, ...] = ()
     #: The address the recipient proved, when the link asks for one.
     verified_email: str | None = None
+    # A file request (kind "request"): what may still be sent; no name, no file listed.
+    max_file_bytes: int | None = None
+    bytes_left: int | None = None
+    files_left: int | None = None
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """A file a recipient sent through a file request: the name they gave, never the
+    name it was stored under (which could tell that another file had theirs)."""
+
+    name: str
+    size: int
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from egide.core.errors import EgideError, InvalidInput
 from egide.core.types import Secret
 from egide.services.access.errors import ActionForbidden, ScopeMissing
 from egide.services.access.policy import Action, Principal, Scope
+from egide.services.antivirus.errors import FileInfected
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.ransomware.detector import check_contained
@@ -418,6 +419,10 @@ class UploadService(VaultServiceBase):
             length = upload.length
         try:
             version = self.files.write(actor, slug, path, self._plaintext(parts), size_hint=length)
+        except FileInfected:
+            # Nothing to complete again: the infected bytes received go too.
+            self._remove(upload_id)
+            raise
         except EgideError as exc:
             exc.message += _KEPT
             exc.args = (exc.render(),)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import exc as sa_exc
@@ -26,6 +26,14 @@ from egide.core.db.models import Content, Node, Space, Version
 from egide.core.ransomware.signals import Fingerprint
 from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, SpaceRole
+from egide.services.antivirus.errors import FileInfected
+from egide.services.antivirus.scanner import (
+    Scanner,
+    ScanResult,
+    ScanStatus,
+    ScanStream,
+    check_readable,
+)
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.ransomware.detector import Detector, WrittenVersion, check_contained
@@ -37,7 +45,7 @@ from egide.services.vault.errors import (
     QuotaExceeded,
     StaleVersion,
 )
-from egide.services.vault.names import join_path, split_path
+from egide.services.vault.names import MAX_NAME_BYTES, join_path, split_path
 from egide.services.vault.tree import FILE, FOLDER
 from egide.services.vault.types import VersionInfo
 
@@ -57,6 +65,8 @@ class StoredContent:
     dek: Secret = field(repr=False)
     #: What ransomware detection keeps of the plaintext (None: detection off).
     fingerprint: Fingerprint | None = None
+    #: The antivirus verdict (None: scanning off).
+    scan: ScanResult | None = None
 
 
 @dataclass
@@ -82,10 +92,22 @@ class FileDownload:
 
     @classmethod
     def of(
-        cls, ctx: VaultContext, session: Session, version: Version, content: Content, name: str
+        cls,
+        ctx: VaultContext,
+        session: Session,
+        version: Version,
+        content: Content,
+        name: str,
+        *,
+        reader: str | None = None,
     ) -> FileDownload:
         """A read of `version` (whose content is `content`), once authorised: its
-        data key unwrapped under the space key, nothing decrypted yet."""
+        data key unwrapped under the space key, nothing decrypted yet.
+
+        The antivirus gate of every door: an infected content is read by nobody,
+        a held one (awaiting a scan) by its uploader only (`reader`, the reading
+        user's id; None, an outside door such as a share link: never)."""
+        check_readable(session, content, reader)
         space_key = ctx.keyring.key(session, content.dek_key_id)
         return cls(
             node_id=version.node_id,
@@ -102,10 +124,14 @@ class FileDownload:
 
 
 class FileService(VaultServiceBase):
-    def __init__(self, ctx: VaultContext, detector: Detector | None = None) -> None:
+    def __init__(
+        self, ctx: VaultContext, detector: Detector | None = None, scanner: Scanner | None = None
+    ) -> None:
         super().__init__(ctx)
         #: Ransomware detection and containment (docs/ransomware.md); None: off.
         self.detector = detector
+        #: Antivirus scanning of every upload (docs/antivirus.md); None: off.
+        self.scanner = scanner
 
     # Write -------------------------------------------------------------------
 
@@ -120,8 +146,15 @@ class FileService(VaultServiceBase):
         if_match: str | None = None,
         if_none_match: bool = False,
         size_hint: int | None = None,
+        unique_name: bool = False,
+        on_commit: OnCommit | None = None,
     ) -> VersionInfo:
-        """Create the file at `path` or add a new version to it, from a stream of bytes."""
+        """Create the file at `path` or add a new version to it, from a stream of bytes.
+
+        `unique_name`: never a new version; a taken name becomes "name (2).ext"
+        (file requests, ADR 25). `on_commit(session, node, version)` runs in the
+        transaction that stores the version (its caller's audit entry goes there).
+        """
         segments = split_path(path)
         if not segments:
             raise NotAFile("The root of a space is a folder; give a file path.")
@@ -129,6 +162,8 @@ class FileService(VaultServiceBase):
             check_contained(self.detector, session, actor, Action.FILE_WRITE.value)
             space = self._space(session, slug)
             _, existing, _ = self._target(session, actor, space, segments)
+            if unique_name:
+                existing = None  # a new file under a free name, whatever is there
             self._check_preconditions(existing, if_match, if_none_match)
             old_size = self._current_size(session, existing)
             if size_hint is not None:
@@ -138,10 +173,24 @@ class FileService(VaultServiceBase):
             key_id = space.current_key_id
             space_key = self.ctx.keyring.key(session, key_id)
             space_id = space.id
-        stored = self._store(source, space_key, key_id, limit)
+            node_id = None if existing is None else existing.id
+        try:
+            stored = self._store(
+                source, space_key, key_id, limit, external=actor.link_id is not None
+            )
+        except FileInfected as exc:
+            self._record_infected(actor, space_id, node_id, segments, exc.signature)
+            raise
         try:
             return self._commit(
-                actor, space_id, segments, stored, if_match=if_match, if_none_match=if_none_match
+                actor,
+                space_id,
+                segments,
+                stored,
+                if_match=if_match,
+                if_none_match=if_none_match,
+                unique_name=unique_name,
+                on_commit=on_commit,
             )
         except BaseException:
             self.ctx.blobs.delete(stored.blob_key)
@@ -213,8 +262,49 @@ class FileService(VaultServiceBase):
                 "trash or ask an administrator for a larger quota."
             )
 
+    def _record_infected(
+        self,
+        actor: Principal,
+        space_id: str,
+        node_id: str | None,
+        segments: list[str],
+        signature: str,
+    ) -> None:
+        """The refused upload's audit entry, in its own transaction (the write has none)."""
+        with self.db.write() as session:
+            self._record(
+                session,
+                actor,
+                AuditAction.ANTIVIRUS_INFECTED,
+                {"space": space_id, "node": node_id},
+                details={"signature": signature, "stored": False},
+                path=join_path(segments),
+            )
+
     def _store(
-        self, source: Iterable[bytes], space_key: Secret, key_id: str, limit: int | None
+        self,
+        source: Iterable[bytes],
+        space_key: Secret,
+        key_id: str,
+        limit: int | None,
+        *,
+        external: bool = False,
+    ) -> StoredContent:
+        # Opened first: when clamd is down and the upload may not wait, nothing is read.
+        scan = None if self.scanner is None else self.scanner.start(external=external)
+        try:
+            return self._store_scanned(source, space_key, key_id, limit, scan)
+        finally:
+            if scan is not None:
+                scan.close()
+
+    def _store_scanned(
+        self,
+        source: Iterable[bytes],
+        space_key: Secret,
+        key_id: str,
+        limit: int | None,
+        scan: ScanStream | None,
     ) -> StoredContent:
         blobs = self.ctx.blobs
         blob_key = blobs.new_key()
@@ -239,9 +329,15 @@ class FileService(VaultServiceBase):
                 digest.update(chunk)
                 if sampler is not None:
                     sampler.update(chunk)
+                if scan is not None:
+                    scan.update(chunk)
                 for segment in sealer.update(chunk):
                     writer.write(segment)
             writer.write(sealer.finish())
+            # The verdict before the blob is published: an infected file never is.
+            verdict = None if scan is None else scan.finish()
+            if verdict is not None and verdict.status is ScanStatus.INFECTED:
+                raise FileInfected(verdict.signature or "?")
             blob_size = writer.commit()
         return StoredContent(
             blob_key=blob_key,
@@ -253,6 +349,7 @@ class FileService(VaultServiceBase):
             key_id=key_id,
             dek=dek,
             fingerprint=None if self.detector is None else self.detector.fingerprint(sampler),
+            scan=verdict,
         )
 
     def _commit(
@@ -264,6 +361,8 @@ class FileService(VaultServiceBase):
         *,
         if_match: str | None,
         if_none_match: bool,
+        unique_name: bool = False,
+        on_commit: OnCommit | None = None,
     ) -> VersionInfo:
         # Two attempts: on PostgreSQL a concurrent creation of the same name
         # surfaces as a unique violation; the retry then sees the file and adds
@@ -279,6 +378,8 @@ class FileService(VaultServiceBase):
                         stored,
                         if_match=if_match,
                         if_none_match=if_none_match,
+                        unique_name=unique_name,
+                        on_commit=on_commit,
                     )
             except sa_exc.IntegrityError:
                 if attempt == 2:
@@ -295,6 +396,8 @@ class FileService(VaultServiceBase):
         *,
         if_match: str | None,
         if_none_match: bool,
+        unique_name: bool = False,
+        on_commit: OnCommit | None = None,
     ) -> VersionInfo:
         now = self.clock.now()
         space = self._locked_space(session, space_id)
@@ -309,6 +412,9 @@ class FileService(VaultServiceBase):
         # body was streaming.
         parent, _, role = self._target(session, actor, space, segments)
         node = self.tree.child(session, space, parent.id, segments[-1], for_update=True)
+        if unique_name and node is not None:
+            segments = [*segments[:-1], self._free_name(session, space, parent.id, segments[-1])]
+            node = None
         if node is not None and node.kind != FILE:
             raise NotAFile("A folder already has this name. Choose another file name.")
         self._check_preconditions(node, if_match, if_none_match)
@@ -323,6 +429,10 @@ class FileService(VaultServiceBase):
             wrapped_dek=stored.wrapped_dek,
             dek_key_id=stored.key_id,
             created_at=now,
+            scan_status=str(ScanStatus.UNSCANNED if stored.scan is None else stored.scan.status),
+            scan_signature=None if stored.scan is None else stored.scan.signature,
+            scanned_at=None if stored.scan is None or stored.scan.db_version is None else now,
+            scan_db_version=None if stored.scan is None else stored.scan.db_version,
         )
         session.add(content)
         old_size = 0
@@ -384,7 +494,19 @@ class FileService(VaultServiceBase):
             path=join_path(segments),
             role=role,
         )
+        if on_commit is not None:
+            on_commit(session, node, version)
         return _version_info(version, content, is_current=True)
+
+    def _free_name(self, session: Session, space: Space, parent_id: str, name: str) -> str:
+        """`name` numbered "name (2).ext", "name (3).ext"... until no node of `parent_id`
+        has it (file or folder)."""
+        number = 2
+        while True:
+            candidate = numbered_name(name, number)
+            if self.tree.child(session, space, parent_id, candidate) is None:
+                return candidate
+            number += 1
 
     def _head_of(self, session: Session, content_id: str | None, limit: int) -> bytes:
         """The first `limit` plaintext bytes of a stored content (bounded; for the
@@ -441,7 +563,12 @@ class FileService(VaultServiceBase):
                     role=role,
                 )
             return FileDownload.of(
-                self.ctx, session, version, content, self.tree.name_of(session, node)
+                self.ctx,
+                session,
+                version,
+                content,
+                self.tree.name_of(session, node),
+                reader=actor.user_id,
             )
 
     # Versions ----------------------------------------------------------------
@@ -469,6 +596,7 @@ class FileService(VaultServiceBase):
     ) -> VersionInfo:
         """Make an old version current again, as a new version sharing its content."""
         with self.db.write() as session:
+            check_contained(self.detector, session, actor, Action.VERSION_RESTORE.value)
             now = self.clock.now()
             space = self._space(session, slug)
             segments = split_path(path)
@@ -514,6 +642,21 @@ class FileService(VaultServiceBase):
             return _version_info(version, content, is_current=True)
 
 
+#: What `FileService.write` calls in the transaction of a new version: (session, node, version).
+OnCommit = Callable[[Session, Node, Version], None]
+
+
+def numbered_name(name: str, number: int) -> str:
+    """ "report.pdf", 2 -> "report (2).pdf"; the stem is cut to keep within 255 bytes."""
+    stem, dot, ext = name.rpartition(".")
+    if not stem:  # no extension, or a name starting with its only dot
+        stem, dot, ext = name, "", ""
+    tail = f" ({number}){dot}{ext}"
+    room = MAX_NAME_BYTES - len(tail.encode("utf-8"))
+    stem = stem.encode("utf-8")[: max(room, 1)].decode("utf-8", "ignore")
+    return stem + tail
+
+
 def next_version_number(session: Session, node_id: str) -> int:
     # Called with the node row locked (FOR UPDATE / the SQLite write lock), so
     # two writers cannot take the same number; the unique constraint backs it.
@@ -532,4 +675,5 @@ def _version_info(version: Version, content: Content, *, is_current: bool) -> Ve
         created_by=version.created_by,
         is_current=is_current,
         restored_from=version.restored_from,
+        scan=content.scan_status,
     )

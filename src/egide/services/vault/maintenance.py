@@ -28,6 +28,7 @@ from egide.core.db.models import (
     Content,
     Grant,
     Node,
+    NodeHistory,
     Space,
     TrashItem,
     Upload,
@@ -144,6 +145,7 @@ class MaintenanceService(VaultServiceBase):
                 for batch in batches:
                     session.execute(delete(Version).where(Version.node_id.in_(batch)))
                     session.execute(delete(Grant).where(Grant.node_id.in_(batch)))
+                    session.execute(delete(NodeHistory).where(NodeHistory.node_id.in_(batch)))
                     session.execute(
                         update(Node).where(Node.id.in_(batch)).values(parent_id=None, trash_id=None)
                     )

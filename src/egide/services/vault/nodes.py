@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from egide.core.db.base import new_id
 from egide.core.db.models import Content, Node, Space, TrashItem, Version
+from egide.core.db.models.history import DELETE, MOVE, UNDELETE
 from egide.services.access.grants import visible_space_ids
 from egide.services.access.policy import Action, Decision, Principal, decide
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
-from egide.services.ransomware.detector import check_contained
+from egide.services.ransomware.detector import check_contained, refuse_contained
 from egide.services.vault.base import VaultContext, VaultServiceBase, not_found
 from egide.services.vault.errors import (
     InvalidMove,
@@ -23,6 +24,7 @@ from egide.services.vault.errors import (
     ParentMissing,
 )
 from egide.services.vault.files import FileService
+from egide.services.vault.history import record_place
 from egide.services.vault.listing import FolderListing, Listings
 from egide.services.vault.names import check_name, join_path, split_path
 from egide.services.vault.tree import FILE, FOLDER
@@ -96,6 +98,7 @@ class NodeService(VaultServiceBase):
         if not segments:
             raise NameTaken("The root folder of a space always exists.")
         with self.db.write() as session:
+            refuse_contained(session, actor, Action.FOLDER_CREATE.value)
             now = self.clock.now()
             space = self._space(session, slug)
             node, rest = self.tree.resolve_deepest(session, space, segments)
@@ -157,7 +160,7 @@ class NodeService(VaultServiceBase):
                 existing = self.tree.child(session, space, parent.id, name)
                 if existing is not None and existing.id != node.id:
                     raise NameTaken(_NAME_TAKEN, name=name, folder=join_path(dst_segments[:-1]))
-                self._place(session, space, node, parent, name)
+                self._place(session, space, node, parent, name, by=actor.user_id)
                 if self.files.detector is not None:
                     self.files.detector.on_move(
                         session,
@@ -198,9 +201,20 @@ class NodeService(VaultServiceBase):
             )
         return parent
 
-    def _place(self, session: Session, space: Space, node: Node, parent: Node, name: str) -> None:
+    def _place(
+        self,
+        session: Session,
+        space: Space,
+        node: Node,
+        parent: Node,
+        name: str,
+        *,
+        by: str | None = None,
+        change: str = MOVE,
+    ) -> None:
         """Put `node` under `parent` as `name`, re-sealing the name (its index binds the parent)."""
         sealed = self.tree.seal(session, space, node.id, parent.id, check_name(name))
+        record_place(session, node, change, by=by, at=self.clock.now())
         node.parent_id = parent.id
         node.name_enc = sealed.name_enc
         node.name_index = sealed.name_index
@@ -233,6 +247,7 @@ class NodeService(VaultServiceBase):
         if not src_segments or not dst_segments:
             raise InvalidMove("The root folder of a space cannot be copied or replaced.")
         with self.db.write() as session:
+            refuse_contained(session, actor, Action.FILE_WRITE.value)
             space = self._space(session, slug)
             node = self._locate(session, actor, space, src_segments, Action.FILE_READ)
             parent = self._folder_for(session, actor, space, dst_segments, Action.FILE_WRITE)
@@ -335,6 +350,7 @@ class NodeService(VaultServiceBase):
             )
             session.add(item)
             session.flush()
+            record_place(session, node, DELETE, by=actor.user_id, at=now)
             node.parent_id = None
             node.trash_id = item.id
             node.updated_at = now
@@ -386,6 +402,7 @@ class NodeService(VaultServiceBase):
     ) -> NodeInfo:
         """Put a trash item back where it was (or at the root if that folder is gone)."""
         with self.db.write() as session:
+            refuse_contained(session, actor, Action.TRASH_RESTORE.value)
             space = self._space(session, slug)
             item = session.get(TrashItem, trash_id)
             node = session.get(Node, item.node_id) if item else None
@@ -402,8 +419,8 @@ class NodeService(VaultServiceBase):
                     name=name,
                     folder=join_path(folder),
                 )
+            self._place(session, space, node, parent, name, by=actor.user_id, change=UNDELETE)
             node.trash_id = None
-            self._place(session, space, node, parent, name)
             session.delete(item)
             self._charge(session, space.id, item.size_bytes)
             self._record(

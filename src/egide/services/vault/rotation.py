@@ -21,7 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from egide.core.crypto.keys import unwrap_dek, wrap_dek
-from egide.core.db.models import Content, Node, Space, SpaceKey, Upload, UploadPart
+from egide.core.db.models import (
+    Content,
+    Node,
+    NodeHistory,
+    Space,
+    SpaceKey,
+    Upload,
+    UploadPart,
+)
 from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, authorize
 from egide.services.audit.actions import AuditAction
@@ -178,12 +186,27 @@ class KeyRotationService(VaultServiceBase):
                 # A space root or a trashed top has no parent; its index is never looked up.
                 node.name_index = new_names.index(node.parent_id or space_id, name)
                 node.name_key_id = current
+            # Former names kept for roll-backs (ADR 24) are sealed the same way.
+            history = session.scalars(
+                select(NodeHistory)
+                .where(NodeHistory.space_id == space_id, NodeHistory.name_key_id != current)
+                .limit(BATCH)
+            ).all()
+            for row in history:
+                name = keyring.names(session, row.name_key_id).open(row.node_id, row.name_enc)
+                row.name_enc = new_names.seal(row.node_id, name)
+                row.name_key_id = current
             space = session.get(Space, space_id)
             if space is not None and space.title_key_id != current:
                 title = keyring.names(session, space.title_key_id).open(space.id, space.title_enc)
                 space.title_enc = new_names.seal(space.id, title)
                 space.title_key_id = current
-            return len(contents) + len(nodes) + self._rotate_uploads(session, space_id, current)
+            return (
+                len(contents)
+                + len(nodes)
+                + len(history)
+                + self._rotate_uploads(session, space_id, current)
+            )
 
     def _rewrap_deks(
         self,

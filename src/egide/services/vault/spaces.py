@@ -22,6 +22,7 @@ from egide.services.access.policy import (
 from egide.services.accounts.service import resolve_principal_ref
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
+from egide.services.ransomware.detector import refuse_contained
 from egide.services.vault.base import VaultServiceBase, not_found
 from egide.services.vault.errors import NameTaken
 from egide.services.vault.keyring import space_key_id
@@ -157,6 +158,13 @@ class SpaceService(VaultServiceBase):
             return [self._space_info(session, actor, s) for s in session.scalars(query)]
 
     @records_denials
+    def list_all(self, actor: Principal) -> list[SpaceInfo]:
+        """Every space, for the admin area: refused (403) to anyone else, where
+        `list_spaces` would quietly narrow the list to the caller's spaces."""
+        authorize(actor, Action.SPACE_LIST_ALL)
+        return self.list_spaces(actor)
+
+    @records_denials
     def get(self, actor: Principal, slug: str) -> SpaceInfo:
         with self.db.read() as session:
             space = self._space(session, slug)
@@ -211,6 +219,7 @@ class SpaceService(VaultServiceBase):
         (inherited below it) or a single file (issue 7)."""
         parsed = parse_role(role)
         with self.db.write() as session:
+            refuse_contained(session, actor, Action.GRANT_MANAGE.value)
             space, node, segments = self._grant_target(session, actor, slug, path)
             kind, principal_id = resolve_principal_ref(session, principal)
             grants.set_grant(
@@ -241,6 +250,7 @@ class SpaceService(VaultServiceBase):
     @records_denials
     def revoke(self, actor: Principal, slug: str, path: str, principal: str) -> bool:
         with self.db.write() as session:
+            refuse_contained(session, actor, Action.GRANT_MANAGE.value)
             space, node, segments = self._grant_target(session, actor, slug, path)
             kind, principal_id = resolve_principal_ref(session, principal)
             removed = grants.remove_grant(

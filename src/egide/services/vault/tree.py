@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, aliased
 
 from egide.core.db.base import new_id
 from egide.core.db.models import Node, Space
+from egide.core.db.models.history import CREATE
+from egide.services.vault.history import record_place
 from egide.services.vault.keyring import SpaceKeyRing
 
 FOLDER = "folder"
@@ -82,6 +84,8 @@ class Tree:
             created_by=created_by,
         )
         session.add(node)
+        # Where it came from, for roll-backs (ADR 24); same transaction.
+        record_place(session, node, CREATE, by=created_by, at=now)
         session.flush()
         return node
 

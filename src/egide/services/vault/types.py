@@ -44,6 +44,9 @@ class VersionInfo:
     created_by: str | None
     is_current: bool
     restored_from: str | None
+    #: Antivirus state of its content (docs/antivirus.md): clean, pending,
+    #: too_large, infected or unscanned.
+    scan: str = "unscanned"
 
 
 @dataclass(frozen=True)

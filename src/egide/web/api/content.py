@@ -47,6 +47,9 @@ class VersionOut(BaseModel):
     created_by: str | None
     is_current: bool
     restored_from: str | None
+    #: Antivirus state: clean, pending (awaiting a scan), too_large, infected,
+    #: unscanned (written while scanning was off). docs/antivirus.md.
+    scan: str
 
     @classmethod
     def of(cls, info: VersionInfo) -> VersionOut:
@@ -59,6 +62,7 @@ class VersionOut(BaseModel):
             created_by=info.created_by,
             is_current=info.is_current,
             restored_from=info.restored_from,
+            scan=info.scan,
         )
 
 

@@ -1,7 +1,8 @@
-"""Ransomware incidents over HTTP (issue 8, item 2; docs/ransomware.md).
+"""Ransomware incidents over HTTP (issue 8, items 2 and 3; docs/ransomware.md).
 
-Thin: `IncidentService` authorizes (`incident.manage`: administrators and
-security officers) and decides; this module maps its values to JSON.
+Thin: `IncidentService` and `RollbackService` authorize (`incident.manage`:
+administrators and security officers) and decide; this module maps their
+values to JSON.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from egide.services.ransomware.rollback import RollbackReport
 from egide.services.ransomware.service import IncidentEvent, IncidentInfo
 from egide.web.deps import Caller, Svc
 
@@ -43,6 +45,9 @@ class IncidentOut(BaseModel):
     closed_at: dt.datetime | None
     closed_by: str | None
     event_count: int = Field(description="Versions, renames and deletes the incident holds")
+    restored_at: dt.datetime | None = Field(
+        default=None, description="When a roll-back of the incident last finished"
+    )
     events: list[IncidentEventOut] | None = Field(
         default=None, description="Every event, oldest first (GET of one incident only)"
     )
@@ -74,6 +79,7 @@ def _out(info: IncidentInfo) -> IncidentOut:
         closed_at=info.closed_at,
         closed_by=info.closed_by,
         event_count=info.event_count,
+        restored_at=info.restored_at,
         events=None if info.events is None else [_event(e) for e in info.events],
     )
 
@@ -108,3 +114,48 @@ def release_incident(caller: Caller, svc: Svc, incident_id: IncidentId) -> Incid
 )
 def confirm_incident(caller: Caller, svc: Svc, incident_id: IncidentId) -> IncidentOut:
     return _out(svc.incidents.confirm(caller, incident_id))
+
+
+class ConflictOut(BaseModel):
+    space_id: str
+    node_id: str
+    reason: str = Field(
+        description="changed-since, moved-since (someone else changed it after the "
+        "incident: kept), name-taken, folder-gone, version-purged"
+    )
+
+
+class IncidentRestoreOut(BaseModel):
+    restored: int = Field(description="Files whose content was put back (as a new version)")
+    undeleted: int = Field(description="Files and folders taken out of the trash")
+    renamed_back: int = Field(description="Renames and moves reverted")
+    skipped: int = Field(description="Items already as they were (or created by the incident)")
+    conflicts: list[ConflictOut] = Field(description="Items left as they are, and why")
+
+
+def conflicts_out(report: RollbackReport) -> list[ConflictOut]:
+    return [
+        ConflictOut(space_id=c.space_id, node_id=c.node_id, reason=c.reason)
+        for c in report.conflicts
+    ]
+
+
+@router.post(
+    "/{incident_id}/restore",
+    response_model=IncidentRestoreOut,
+    summary="Roll back what the incident's user changed (new versions, nothing destroyed)",
+)
+def restore_incident(
+    caller: Caller,
+    svc: Svc,
+    incident_id: IncidentId,
+    dry_run: Annotated[bool, Query(description="Count only; change nothing")] = False,
+) -> IncidentRestoreOut:
+    report = svc.rollback.restore_incident(caller, incident_id, dry_run=dry_run)
+    return IncidentRestoreOut(
+        restored=report.restored,
+        undeleted=report.undeleted,
+        renamed_back=report.renamed_back,
+        skipped=report.skipped,
+        conflicts=conflicts_out(report),
+    )

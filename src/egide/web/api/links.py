@@ -13,15 +13,16 @@ HttpOnly, SameSite=Strict and scoped to `/api/v1/links/` (ADR 21).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from egide.core.i18n import gettext_noop, negotiate, text
 from egide.services.sharing.common import RECIPIENT_PAGE
+from egide.services.sharing.errors import InvalidLinkInput
 from egide.services.sharing.types import LinkCreated, LinkInfo, LinkPass, LinkPolicy, LinkView
 from egide.services.sharing.zipstream import zip_stream
 from egide.web.deps import Caller, Svc
@@ -31,9 +32,10 @@ from egide.web.http import (
     content_disposition,
     media_type,
     parse_range,
+    sync_chunks,
 )
 from egide.web.problems import problem
-from egide.web.schemas import Body, Count, Flag
+from egide.web.schemas import Body, Count, Flag, Instant
 
 router = APIRouter(tags=["links"])
 
@@ -67,6 +69,11 @@ class LinkOut(BaseModel):
     revoked_at: dt.datetime | None
     recipients: list[str]
     state: str = Field(description="active, expired, exhausted or revoked")
+    max_file_bytes: int | None = Field(default=None, description="File requests only")
+    max_total_bytes: int | None = Field(default=None, description="File requests only")
+    max_files: int | None = Field(default=None, description="File requests only")
+    received_files: int = Field(default=0, description="File requests: files received")
+    received_bytes: int = Field(default=0, description="File requests: bytes received")
 
     @classmethod
     def of(cls, info: LinkInfo) -> LinkOut:
@@ -85,13 +92,24 @@ class LinkCreatedOut(LinkOut):
 
 
 class LinkIn(Body):
-    expires_at: dt.datetime | None = Field(
+    kind: Literal["link", "request"] = Field(
+        default="link",
+        description='"request": a file request, an upload-only link to a folder (ADR 25)',
+    )
+    expires_at: Instant | None = Field(
         default=None, description="With its time zone; default in 7 days, at most links_max_days"
     )
     password: str | None = Field(default=None, max_length=1024)
     max_downloads: Count | None = Field(default=None, ge=1, le=10_000)
     recipients: list[str] = Field(default_factory=list, max_length=50)
     require_verification: Flag = True
+    max_file_bytes: Count | None = Field(
+        default=None, ge=1, description="File requests: largest file (default: the setting)"
+    )
+    max_total_bytes: Count | None = Field(
+        default=None, ge=1, description="File requests: all files together (default: the setting)"
+    )
+    max_files: Count | None = Field(default=None, ge=1, le=10_000, description="File requests")
 
 
 class LinkPolicyOut(BaseModel):
@@ -126,6 +144,9 @@ class LinkViewOut(BaseModel):
     downloads_left: int | None = None
     files: list[LinkFileOut] = Field(default_factory=list)
     verified_email: str | None = None
+    max_file_bytes: int | None = Field(default=None, description="File requests only")
+    bytes_left: int | None = Field(default=None, description="File requests only")
+    files_left: int | None = Field(default=None, description="File requests only")
 
     @classmethod
     def of(cls, view: LinkView) -> LinkViewOut:
@@ -138,6 +159,9 @@ class LinkViewOut(BaseModel):
             downloads_left=view.downloads_left,
             files=[LinkFileOut(**f.__dict__) for f in view.files],
             verified_email=view.verified_email,
+            max_file_bytes=view.max_file_bytes,
+            bytes_left=view.bytes_left,
+            files_left=view.files_left,
         )
 
 
@@ -170,9 +194,29 @@ _CODE_SENT = gettext_noop(
     "/api/v1/spaces/{space}/links/{path:path}",
     response_model=LinkCreatedOut,
     status_code=201,
-    summary="Make an external link to a file or a folder (its token is shown once)",
+    summary="Make an external link to a file or a folder, or a file request to a folder "
+    "(its token is shown once)",
 )
 def create_link(space: str, path: str, body: LinkIn, caller: Caller, svc: Svc) -> LinkCreatedOut:
+    if body.kind == "request":
+        if body.max_downloads is not None:
+            raise InvalidLinkInput(
+                "A file request has no download limit: leave max_downloads out.",
+                field="max_downloads",
+            )
+        created = svc.sharing.create_request(
+            caller,
+            space,
+            path,
+            expires_at=body.expires_at,
+            password=body.password,
+            recipients=body.recipients,
+            require_verification=body.require_verification,
+            max_file_bytes=body.max_file_bytes,
+            max_total_bytes=body.max_total_bytes,
+            max_files=body.max_files,
+        )
+        return LinkCreatedOut.made(created, svc.settings.resolved_public_url)
     created = svc.sharing.create_link(
         caller,
         space,
@@ -374,4 +418,43 @@ async def link_zip(token: str, request: Request, svc: Svc) -> Response:
             "Content-Disposition": content_disposition(got.name + ".zip"),
             "X-Content-Type-Options": "nosniff",
         },
+    )
+
+
+class ReceivedOut(BaseModel):
+    name: str = Field(description="The name sent (a file request never tells the stored name)")
+    size: int
+
+
+@router.put(
+    "/api/v1/links/{token}/files/{name}",
+    response_model=ReceivedOut,
+    status_code=201,
+    summary="Send a file through a file request (raw body, streamed; Content-Length required)",
+    responses={
+        411: {"description": "No Content-Length: the size must be known before storing"},
+        413: {"description": "Over the request's limits: refused before anything is stored"},
+        **THROTTLED,
+    },
+)
+async def link_upload(token: str, name: str, request: Request, svc: Svc) -> Response:
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        return problem(
+            411,
+            "length-required",
+            gettext_noop(
+                "Send the file's size in the Content-Length header: a file request checks it "
+                "before storing anything."
+            ),
+            request=request,
+            headers=_PRIVATE,
+        )
+    cookie = _cookie(request)
+    chunks = sync_chunks(request.stream().__aiter__())
+    got = await anyio.to_thread.run_sync(
+        lambda: svc.link_access.receive(token, cookie, name, chunks, int(length))
+    )
+    return JSONResponse(
+        ReceivedOut(name=got.name, size=got.size).model_dump(), status_code=201, headers=_PRIVATE
     )

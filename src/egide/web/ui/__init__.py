@@ -32,6 +32,14 @@ APP_ROUTES = (
     "/spaces/{rest:path}",
     "/trash/{rest:path}",
     "/members/{rest:path}",
+    "/incidents",
+    "/incidents/{rest:path}",
+    "/notifications",
+    "/admin",
+    "/admin/{rest:path}",
+    "/shared",
+    # A share link's or a file request's recipient page, without an account (RECIPIENT_PAGE).
+    "/links/{token}",
 )
 
 _MISSING = """<!doctype html>

@@ -12,8 +12,10 @@ from egide.core.db.models.audit import (
     AuditNode,
 )
 from egide.core.db.models.device import DeviceAuthorization
+from egide.core.db.models.history import NodeHistory
 from egide.core.db.models.mail import OutboxMail
 from egide.core.db.models.mfa import LoginThrottle, RecoveryCode, TotpFactor
+from egide.core.db.models.notifications import Follow, Notification, NotifyPreference
 from egide.core.db.models.passkeys import PasskeyChallenge, PasskeyCredential
 from egide.core.db.models.ransomware import (
     RansomwareCanary,
@@ -53,11 +55,15 @@ __all__ = [
     "Content",
     "DeviceAuthorization",
     "ExternalIdentity",
+    "Follow",
     "Grant",
     "Group",
     "GroupMember",
     "LoginThrottle",
     "Node",
+    "NodeHistory",
+    "Notification",
+    "NotifyPreference",
     "OutboxMail",
     "PasskeyChallenge",
     "PasskeyCredential",

@@ -54,6 +54,10 @@ class RansomwareIncident(Base):
     first_suspicious_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: When a roll-back (`egide incident restore`) last finished, and by whom
+    #: (None: the local administrator). The status is unchanged by it.
+    restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    restored_by: Mapped[str | None] = mapped_column(String(36))
 
 
 class RansomwareEvent(Base):

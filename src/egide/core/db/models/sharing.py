@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from egide.core.db.base import Base, UTCDateTime, new_id, utcnow
@@ -44,6 +44,16 @@ class ShareLink(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(36))
+    # File requests (kind "request": an upload-only link to a folder, ADR 25).
+    #: Largest file a recipient may send, in bytes (required for a request).
+    max_file_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    #: Bytes all recipients together may send (required for a request).
+    max_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    #: Files the request accepts; None: no limit but the sizes.
+    max_files: Mapped[int | None] = mapped_column(Integer)
+    #: Bytes and files received or being received (reserved before a body is read).
+    received_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    received_files: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class ShareLinkRecipient(Base):

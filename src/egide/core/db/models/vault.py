@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from egide.core.db.base import Base, UTCDateTime, new_id, utcnow
@@ -103,6 +112,16 @@ class Content(Base):
     #: The space key that wraps the DEK.
     dek_key_id: Mapped[str] = mapped_column(String(80), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Antivirus (docs/antivirus.md): clean, infected, pending (awaiting a scan),
+    #: too_large (never scanned whole), unscanned (written while scanning was off).
+    scan_status: Mapped[str] = mapped_column(
+        String(16), default="unscanned", server_default=text("'unscanned'"), index=True
+    )
+    #: The signature name when infected.
+    scan_signature: Mapped[str | None] = mapped_column(String(200))
+    scanned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: clamd's signature database version at the last scan (rescans follow updates).
+    scan_db_version: Mapped[str | None] = mapped_column(String(80))
 
 
 class Version(Base):

@@ -1,0 +1,1 @@
+"""The antivirus scanner's client (ClamAV clamd), independent of the vault."""

@@ -1,0 +1,1 @@
+"""Antivirus scanning of every upload, held contents and rescans (docs/antivirus.md)."""
