@@ -117,7 +117,8 @@ def _problem_content() -> dict[str, Any]:
 
 def _rewrite_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    responses.pop("422", None)
+    if responses.get("422", {}).get("description") == "Validation Error":
+        responses.pop("422")  # FastAPI's own; an operation's declared 422 stays
     if operation.pop("x-egide-oauth", False):
         # The device flow's OAuth endpoints (web/api/device.py, RFC 8628): open without
         # credentials, and their errors are RFC 6749 5.2 JSON, which they declare.

@@ -71,7 +71,13 @@ class VersionOut(BaseModel):
     response_model=VersionOut,
     status_code=201,
     summary="Upload a file (new file or new version), body streamed",
-    responses={200: {"description": "A new version of an existing file"}},
+    responses={
+        200: {"description": "A new version of an existing file"},
+        412: {"description": "If-Match or If-None-Match: * did not hold; nothing stored"},
+        413: {"description": "The space's quota would be exceeded; nothing stored"},
+        422: {"description": "The antivirus found a threat (named); nothing stored"},
+        423: {"description": "Your account is contained (ransomware incident)"},
+    },
 )
 async def put_content(
     space: str, path: str, request: Request, response: Response, caller: Caller, svc: Svc
