@@ -50,11 +50,24 @@ def test_ciphertext_armoured_as_text_over_a_binary_type_is_suspicious(name: str)
 
 
 def test_text_stays_text_even_when_dense() -> None:
-    """Base64 in a text file (an e-mail with its attachment, a key in a config) is
-    not armoured ciphertext: the name promises text. Nor is prose over a PDF."""
+    """A new text file of base64 (an attachment, a key) is not armoured ciphertext:
+    the name promises text and nothing was lost. Nor is a base64 file saved again,
+    nor prose over a PDF."""
     dense = base64.b64encode(os.urandom(6000))
-    assert not compare(fingerprint_of(text()), fingerprint_of(dense), "notes.txt").looks_encrypted
+    again = base64.b64encode(os.urandom(6000))
+    assert not compare(None, fingerprint_of(dense), "cle.txt").looks_encrypted
+    signals = compare(fingerprint_of(dense), fingerprint_of(again), "cle.txt")
+    assert not signals.suspicious_overwrite, signals
     assert not compare(None, fingerprint_of(text()), "rapport.pdf").looks_encrypted
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SAMPLES if n not in BINARY))
+def test_prose_replaced_by_armoured_ciphertext_is_suspicious(name: str) -> None:
+    """A .txt, .csv or .hl7 re-encoded as base64 ciphertext stays text where text is
+    promised; its jump from prose to near the base64 alphabet's randomness tells."""
+    data = SAMPLES[name]
+    signals = compare(fingerprint_of(data), fingerprint_of(base64.b64encode(aes_ctr(data))), name)
+    assert signals.suspicious_overwrite, signals
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

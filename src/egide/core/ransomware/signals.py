@@ -50,6 +50,9 @@ HIGH_ENTROPY: Final = 7.2
 ARMOURED_ENTROPY: Final = 5.8
 #: The least text measured for it: shorter samples read too low.
 ARMOURED_MIN_SIZE: Final = 1024
+#: Text up to this is prose, code or a table, whose next version may not
+#: jump to `ARMOURED_ENTROPY` but by being replaced with armoured ciphertext.
+PLAIN_TEXT_ENTROPY: Final = 5.3
 #: TLSH distance from which two contents are unrelated (0: identical; TLSH
 #: documents 100 to 200 as "likely different", random pairs score 200+).
 DISSIMILAR: Final = 150
@@ -249,7 +252,17 @@ def compare(old: Fingerprint | None, new: Fingerprint, name: str) -> OverwriteSi
             name_mismatch=name_mismatch,
         )
     broken = new.parses is False and old.parses is not False
-    type_lost = old.kind is not None and (new.kind is not old.kind or broken)
+    # Text re-encoded as base64 ciphertext stays text: what it lost is being prose.
+    armoured_text = (
+        old.kind is FileKind.TEXT
+        and new.kind is FileKind.TEXT
+        and expected in (None, FileKind.TEXT)
+        and old.entropy <= PLAIN_TEXT_ENTROPY
+        and new.size >= ARMOURED_MIN_SIZE
+        and new.entropy >= ARMOURED_ENTROPY
+    )
+    looks_encrypted = looks_encrypted or armoured_text
+    type_lost = old.kind is not None and (new.kind is not old.kind or broken or armoured_text)
     new_entropy = max(new.entropy, new.first_block_entropy)
     old_entropy = max(old.entropy, old.first_block_entropy)
     entropy_up = new_entropy - old_entropy >= 0.5 or new_entropy >= HIGH_ENTROPY
