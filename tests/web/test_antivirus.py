@@ -96,3 +96,28 @@ def test_a_held_file_is_423_for_others_200_for_its_uploader(
         clamd.start()
         assert svc.antivirus.rescan(SYSTEM, held_only=True).clean == 1
         assert bob.get("/api/v1/spaces/cardio/content/cr.txt").content == b"RAS"
+
+
+def test_a_large_upload_is_answered_before_its_verdict_then_quarantined(
+    svc: Services, alice_client: TestClient
+) -> None:
+    # Over antivirus_wait_max_bytes (ADR 29): stored pending at the last PATCH,
+    # the verdict of the same scan quarantines it moments later.
+    assert svc.files.scanner is not None
+    svc.files.scanner.wait_max_bytes = 64 * 1024
+    body = b"\0" * 100_000 + MARKER + b"\0" * 100_000
+    url = create(alice_client, len(body), space="cardio", path="serie.dcm")
+    assert patch(alice_client, url, 0, body[:100_010]).status_code == 204
+    assert patch(alice_client, url, 100_010, body[100_010:]).status_code == 204
+    assert svc.antivirus.drain(60)
+    versions = alice_client.get("/api/v1/spaces/cardio/versions/serie.dcm").json()
+    assert [v["scan"] for v in versions] == ["infected"]
+    held = alice_client.get("/api/v1/spaces/cardio/content/serie.dcm")
+    assert held.status_code == 423, held.text
+    assert held.json()["type"] == "urn:egide:problem:file-quarantined"
+    assert "Egide.Test.Marker.UNOFFICIAL" in held.json()["detail"]
+    clean = alice_client.put("/api/v1/spaces/cardio/content/irm.dcm", content=bytes(200_000))
+    assert clean.status_code == 201, clean.text
+    assert clean.json()["scan"] == "pending"
+    assert svc.antivirus.drain(60)
+    assert alice_client.get("/api/v1/spaces/cardio/versions/irm.dcm").json()[0]["scan"] == "clean"

@@ -430,6 +430,16 @@ class Settings(BaseSettings):
         "`hold` stores them awaiting a scan, readable by their uploader only; `refuse` "
         "refuses them. Uploads through external links are always refused.",
     )
+    antivirus_wait_max_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        description="Uploads up to this size wait for clamd's verdict before they are "
+        "answered (an infected one is refused). Larger ones are answered once stored and "
+        "held for their uploader only until the verdict of the same scan comes, seconds "
+        "later (an infected one is then quarantined and the administrators alerted). "
+        "Uploads through external links, and all of them with "
+        "`antivirus_unreachable=refuse`, always wait.",
+    )
     antivirus_connect_timeout_seconds: float = Field(
         default=2.0, gt=0, le=60, description="Seconds to connect to clamd."
     )

@@ -89,6 +89,8 @@ class Services:
     notifications: NotificationService
 
     def close(self) -> None:
+        # Verdicts of large uploads still coming are stored before the database closes.
+        self.antivirus.close()
         self.db.dispose()
 
 
@@ -172,7 +174,8 @@ def _wire(
     )
     # Antivirus (docs/antivirus.md): clamd on the write path; None when not configured.
     scanner = Scanner.from_settings(settings)
-    files = FileService(ctx, detector, scanner)
+    antivirus = AntivirusService(ctx, scanner, Outbox(clock), language=settings.language)
+    files = FileService(ctx, detector, scanner, antivirus.settle_later)
     escrow: Path = settings.resolved_escrow_file
     mfa_policy = MfaPolicy.from_settings(settings)
     # Mail (docs/mail.md): the log-in alerts write to the outbox in the log-in's transaction.
@@ -272,7 +275,7 @@ def _wire(
         incidents=IncidentService(db, clock=clock, audit=audit.recorder),
         canaries=CanaryService(ctx, detector),
         rollback=RollbackService(ctx, detector),
-        antivirus=AntivirusService(ctx, scanner, Outbox(clock), language=settings.language),
+        antivirus=antivirus,
         # Notifications (docs/notifications.md): derived from the audit log, mailed via the outbox.
         notifications=NotificationService(ctx, deriver, Digests(deriver, timezone=tz)),
     )

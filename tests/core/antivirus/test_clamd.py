@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from egide.core.antivirus.clamd import (
     ClamdClient,
     ClamdUnavailable,
     Outcome,
+    QueuedFeed,
     Verdict,
     database_version,
     parse_answer,
@@ -59,23 +61,32 @@ def test_an_address_nobody_listens_on_is_unavailable_at_once() -> None:
     assert time.monotonic() - started < 2
 
 
-def test_a_daemon_that_never_answers_times_out() -> None:
-    """A listener that accepts and stays silent (a hung clamd): bounded by the timeout."""
+@contextlib.contextmanager
+def silent_peer() -> Iterator[str]:
+    """The address of a listener that accepts and then neither reads nor answers
+    (a hung clamd); its connections are closed at the end."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        port = listener.getsockname()[1]
         accepted: list[socket.socket] = []
         thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
         thread.start()
-        client = ClamdClient(f"tcp://127.0.0.1:{port}", timeout=0.3)
+        try:
+            yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        finally:
+            thread.join(5)
+            for conn in accepted:
+                conn.close()
+
+
+def test_a_daemon_that_never_answers_times_out() -> None:
+    """A listener that accepts and stays silent (a hung clamd): bounded by the timeout."""
+    with silent_peer() as address:
+        client = ClamdClient(address, timeout=0.3)
         started = time.monotonic()
         with pytest.raises(ClamdUnavailable, match="timed out"):
             client.ping()
         assert time.monotonic() - started < 2
-        thread.join()
-        for conn in accepted:
-            conn.close()
 
 
 def test_a_clamd_stopped_mid_stream_is_unavailable(clamd: ClamdServer) -> None:
@@ -95,6 +106,79 @@ def test_a_clamd_stopped_mid_stream_is_unavailable(clamd: ClamdServer) -> None:
     finally:
         scan.close()
         clamd.start()
+
+
+def test_a_verdict_read_later_from_another_thread(clamd: ClamdServer) -> None:
+    scan = ClamdClient(clamd.address).instream()
+    scan.feed(b"\0" * 5000 + MARKER)
+    scan.end()  # clamd scans now; the answer waits in the socket
+    verdicts: list[Verdict] = []
+    thread = threading.Thread(target=lambda: verdicts.append(scan.verdict()))
+    thread.start()
+    thread.join(10)
+    assert verdicts == [Verdict(Outcome.INFECTED, "Egide.Test.Marker.UNOFFICIAL")]
+    with pytest.raises(ClamdUnavailable, match="closed"):
+        scan.verdict()  # one verdict per conversation
+
+
+def test_a_queued_feed_sends_everything_in_order(clamd: ClamdServer) -> None:
+    scan = ClamdClient(clamd.address).instream()
+    feed = QueuedFeed(scan, budget=4096)  # a small budget: put waits for the thread
+    body = b"\0" * 100_000 + MARKER + b"\0" * 100_000
+    for start in range(0, len(body), 1000):  # the marker cut across chunks
+        feed.put(body[start : start + 1000])
+    feed.drain()
+    assert scan.fed == len(body)
+    assert scan.finish() == Verdict(Outcome.INFECTED, "Egide.Test.Marker.UNOFFICIAL")
+
+
+def test_a_queued_feed_raises_what_its_thread_met(clamd: ClamdServer) -> None:
+    scan = ClamdClient(clamd.address).instream()
+    feed = QueuedFeed(scan, budget=1 << 16)
+    feed.put(b"x" * 1000)
+    clamd.stop()
+
+    def put_then_drain() -> None:  # it surfaces at a later put, or at the end
+        for _ in range(256):
+            feed.put(b"x" * 65536)
+        feed.drain()
+
+    try:
+        with pytest.raises(ClamdUnavailable):
+            put_then_drain()
+    finally:
+        feed.close()
+        clamd.start()
+
+
+def test_closing_a_queued_feed_ends_a_send_blocked_on_a_silent_peer() -> None:
+    """A peer that accepts and never reads: the feed's thread blocks in its send;
+    `close` (the upload abandoned) ends it at once instead of at the timeout."""
+    with silent_peer() as address:
+        scan = ClamdClient(address, timeout=30).instream()
+        feed = QueuedFeed(scan, budget=1 << 20)
+        sent: list[int] = []
+
+        def produce() -> None:  # the write path, 64 MiB: far more than socket buffers
+            with contextlib.suppress(ClamdUnavailable):
+                for _ in range(64):
+                    feed.put(b"x" * (1 << 20))
+                    sent.append(1)
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        progress = -1
+        while len(sent) != progress:  # until the producer is stuck
+            progress = len(sent)
+            time.sleep(0.5)
+        assert len(sent) < 64
+        started = time.monotonic()
+        feed.close()
+        producer.join(5)
+        assert not producer.is_alive()
+        assert time.monotonic() - started < 5
+        with pytest.raises(ClamdUnavailable, match="closed"):
+            feed.put(b"late")
 
 
 @pytest.mark.parametrize(

@@ -496,6 +496,8 @@ RECORDING: dict[str, set[AuditAction]] = {
     # A rescan pass; a content it finds infected has its own entry.
     "AntivirusService.rescan": {AuditAction.ANTIVIRUS_RESCAN, AuditAction.ANTIVIRUS_INFECTED},
     "AntivirusService.rescan_due": {AuditAction.ANTIVIRUS_RESCAN, AuditAction.ANTIVIRUS_INFECTED},
+    # In its thread, once the verdict of a large upload comes (ADR 29).
+    "AntivirusService.settle_later": {AuditAction.ANTIVIRUS_INFECTED},
     "CanaryService.enable": {AuditAction.FILE_WRITE},  # each decoy is a file
     "IncidentService.confirm": {AuditAction.RANSOMWARE_INCIDENT_CONFIRM},
     # Roll-backs (ADR 24): one event per committed batch, and one to end an incident's.
@@ -640,6 +642,8 @@ RECORDING: dict[str, set[AuditAction]] = {
 READ_ONLY: dict[str, str] = {
     "FileService.check_writable": "a check before an upload; the upload records itself",
     "FileService.versions": "lists version metadata, no content",
+    "AntivirusService.drain": "waits for the verdicts in flight (each records itself)",
+    "AntivirusService.close": "drain, then stops the verdict threads",
     "NodeService.stat": "metadata of one item",
     "NodeService.list_folder": "names of a folder, no content (denials are recorded)",
     "NodeService.browse": "list_folder, as the shared listing the web door serialises",

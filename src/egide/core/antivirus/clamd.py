@@ -18,9 +18,12 @@ Commands use clamd's `z` form (NUL-terminated), so one answer is one line.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import enum
 import socket
 import struct
+import threading
 from dataclasses import dataclass
 from typing import Final
 
@@ -128,6 +131,10 @@ class ClamdClient:
         """The whole VERSION answer, e.g. `ClamAV 1.4.6/27480/Mon Nov 30 08:20:00 2026`."""
         return self._command("VERSION")
 
+    def reload(self) -> bool:
+        """Ask clamd to load its signature database again (scans in flight keep theirs)."""
+        return self._command("RELOAD") == "RELOADING"
+
     def instream(self) -> InstreamScan:
         """Start a scan: feed it the bytes, then `finish()` for the verdict."""
         sock = self._connect()
@@ -154,16 +161,19 @@ def database_version(answer: str) -> str:
 
 
 class InstreamScan:
-    """One INSTREAM conversation. `feed` as the bytes come, `finish` once.
+    """One INSTREAM conversation. `feed` as the bytes come, then `finish` once
+    (or `end` and, later and maybe from another thread, `verdict`): clamd
+    spools the stream and scans it only once it has ended.
 
     When clamd stops the stream early (its StreamMaxLength reached, it answers
-    and closes), further `feed` calls do nothing and `finish` returns
-    TOO_LARGE. Closing without `finish` abandons the scan."""
+    and closes), further `feed` calls do nothing and the verdict is
+    TOO_LARGE. Closing without a verdict abandons the scan."""
 
     def __init__(self, sock: socket.socket, address: Address) -> None:
         self._sock: socket.socket | None = sock
         self._address = address
         self._early: str | None = None
+        self._ended = False
         self.fed = 0
 
     def __enter__(self) -> InstreamScan:
@@ -173,9 +183,12 @@ class InstreamScan:
         self.close()
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            # shutdown first: it also ends a send blocked in another thread.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def feed(self, data: bytes | memoryview) -> None:
         if self._sock is None or self._early is not None or not data:
@@ -192,14 +205,34 @@ class InstreamScan:
             self._early = self._answer_after_failure(exc)
 
     def finish(self) -> Verdict:
+        """End the stream and wait for the verdict (closes the conversation)."""
+        self.end()
+        return self.verdict()
+
+    def end(self) -> None:
+        """Send the zero length that ends the stream: clamd starts scanning now.
+        The verdict is read by `verdict`, possibly from another thread."""
+        if self._sock is None:
+            raise ClamdUnavailable(f"the scan on clamd at {self._address} was closed")
+        if self._early is not None or self._ended:
+            return
+        self._ended = True
+        try:
+            self._sock.sendall(struct.pack(">I", 0))
+        except OSError as exc:
+            try:
+                self._early = self._answer_after_failure(exc)
+            except ClamdUnavailable:
+                self.close()
+                raise
+
+    def verdict(self) -> Verdict:
+        """clamd's answer once the stream has ended (closes the conversation)."""
+        if not self._ended:
+            self.end()
         if self._sock is None:
             raise ClamdUnavailable(f"the scan on clamd at {self._address} was closed")
         try:
-            if self._early is None:
-                try:
-                    self._sock.sendall(struct.pack(">I", 0))
-                except OSError as exc:
-                    self._early = self._answer_after_failure(exc)
             answer = self._early or _read_answer(self._sock, self._address)
         except OSError as exc:
             raise ClamdUnavailable(
@@ -220,6 +253,87 @@ class InstreamScan:
                 f"clamd at {self._address} dropped the scan: {_reason(exc)}"
             ) from exc
         return answer
+
+
+class QueuedFeed:
+    """Feeds an `InstreamScan` from a thread of its own.
+
+    clamd takes a stream in at a few hundred MB/s, spooling it to its
+    temporary directory; fed from the write path itself, that intake would
+    add to the time of every chunk. Here `put` only queues the chunk (up to
+    `budget` bytes in flight, then it waits) and a thread sends it, beside
+    the encryption. `drain` waits until everything was sent; a failure of
+    the thread is raised by the next `put` or `drain`. Chunks must not
+    change once given (bytes)."""
+
+    def __init__(self, scan: InstreamScan, *, budget: int = 8 * MAX_FRAME) -> None:
+        self.scan = scan
+        self._budget = budget
+        self._chunks: collections.deque[bytes | memoryview] = collections.deque()
+        self._queued = 0
+        self._ended = False
+        self._error: ClamdUnavailable | None = None
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="egide-clamd-feed", daemon=True)
+        self._thread.start()
+
+    def put(self, chunk: bytes | memoryview) -> None:
+        with self._changed:
+            while self._queued >= self._budget and self._error is None and not self._ended:
+                self._changed.wait()
+            self._raise_error()
+            if self._ended:
+                raise ClamdUnavailable("the scan was closed before the end of the stream")
+            self._chunks.append(chunk)
+            self._queued += len(chunk)
+            self._changed.notify_all()
+
+    def drain(self) -> None:
+        """Everything put is sent (or the thread's failure is raised); the thread ends."""
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+        self._thread.join()
+        self._raise_error()
+
+    def close(self) -> None:
+        """Abandon: the thread ends without sending the rest; the scan is closed."""
+        with self._changed:
+            self._ended = True
+            self._chunks.clear()
+            self._changed.notify_all()
+        self.scan.close()  # unblocks a send in progress
+        self._thread.join()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._chunks and not self._ended:
+                    self._changed.wait()
+                if not self._chunks:
+                    return
+                chunk = self._chunks.popleft()
+            try:
+                self.scan.feed(chunk)
+            except ClamdUnavailable as exc:
+                error: ClamdUnavailable | None = exc
+            except OSError as exc:  # the scan was closed under the send (close)
+                error = ClamdUnavailable(f"the scan was closed: {_reason(exc)}")
+            else:
+                error = None
+            with self._changed:
+                self._queued -= len(chunk)
+                if error is not None:
+                    self._error = error
+                    self._chunks.clear()
+                    self._ended = True
+                self._changed.notify_all()
+                if error is not None:
+                    return
 
 
 def parse_answer(answer: str, address: Address | str = "clamd") -> Verdict:

@@ -1,9 +1,19 @@
 """Scanning on the write path and the read gate of held contents (docs/antivirus.md).
 
 `Scanner.start` opens an INSTREAM conversation with clamd before the body
-streams; the write path feeds it the same chunks it encrypts and asks for
-the verdict after the last one, before the version becomes visible. The
-`ScanResult` becomes the content's scan state:
+streams; the write path feeds it the same chunks it encrypts and ends the
+stream after the last one. clamd scans only then (it has no incremental
+scan), so the verdict of a large file comes seconds after its last byte
+(docs/adr/0029-verdicts-of-large-uploads-after-the-answer.md):
+
+- up to `antivirus_wait_max_bytes`, the write path waits for the verdict
+  before the version becomes visible (an infected file is refused);
+- above, when the upload may be held, the version is committed *pending*
+  (readable by its uploader only) and the verdict of the same scan is read
+  by a background thread (`PendingVerdict`, settled by the antivirus
+  service), which releases or quarantines the content.
+
+The `ScanResult` becomes the content's scan state:
 
 - clean: readable as any file;
 - infected: the write path refuses the file (nothing stored); a rescan marks
@@ -22,6 +32,7 @@ import enum
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -33,10 +44,13 @@ from egide.core.antivirus.clamd import (
     ClamdUnavailable,
     InstreamScan,
     Outcome,
+    QueuedFeed,
+    Verdict,
     database_version,
 )
 from egide.core.config import Settings
 from egide.core.db.models import Content, Version
+from egide.services.access.policy import Principal
 from egide.services.antivirus.errors import (
     FileAwaitingScan,
     FileQuarantined,
@@ -79,9 +93,12 @@ class Scanner:
         *,
         max_bytes: int,
         unreachable: str = "hold",
+        wait_max_bytes: int | None = None,
     ) -> None:
         self.client = client
         self.max_bytes = max_bytes
+        #: Larger uploads that may be held get their verdict after the answer.
+        self.wait_max_bytes = max_bytes if wait_max_bytes is None else wait_max_bytes
         self.refuse_when_unreachable = unreachable == "refuse"
         self._version: tuple[float, str] | None = None
         self._lock = threading.Lock()
@@ -98,6 +115,7 @@ class Scanner:
             ),
             max_bytes=settings.antivirus_max_bytes,
             unreachable=settings.antivirus_unreachable,
+            wait_max_bytes=settings.antivirus_wait_max_bytes,
         )
 
     def db_version(self, *, fresh: bool = False) -> str | None:
@@ -131,10 +149,14 @@ class ScanStream:
         self._fed = 0
         self._truncated = False
         self._scan: InstreamScan | None = None
+        self._feed: QueuedFeed | None = None
         try:
             self._scan = scanner.client.instream()
         except ClamdUnavailable as exc:
             self._unreachable(exc)
+        else:
+            # Sent by a thread of its own: clamd's intake runs beside the encryption.
+            self._feed = QueuedFeed(self._scan)
 
     def _unreachable(self, exc: ClamdUnavailable) -> None:
         self.close()
@@ -143,7 +165,7 @@ class ScanStream:
             raise ScannerUnavailable() from exc
 
     def update(self, chunk: bytes) -> None:
-        if self._scan is None or self._truncated:
+        if self._feed is None or self._truncated:
             return
         room = self.scanner.max_bytes - self._fed
         if len(chunk) > room:
@@ -152,12 +174,27 @@ class ScanStream:
             chunk = chunk[:room]
         self._fed += len(chunk)
         try:
-            self._scan.feed(chunk)
+            self._feed.put(chunk)
         except ClamdUnavailable as exc:
             self._unreachable(exc)
 
+    def _sent(self) -> InstreamScan | None:
+        """The scan once every chunk is sent (None: unreachable, and may hold)."""
+        scan, feed = self._scan, self._feed
+        self._scan, self._feed = None, None
+        if scan is None or feed is None:
+            return None
+        try:
+            feed.drain()
+        except ClamdUnavailable as exc:
+            scan.close()
+            self._unreachable(exc)
+            return None
+        return scan
+
     def finish(self) -> ScanResult:
-        scan, self._scan = self._scan, None
+        """End the stream and wait for the verdict."""
+        scan = self._sent()
         if scan is None:
             return ScanResult(ScanStatus.PENDING)
         try:
@@ -165,20 +202,70 @@ class ScanStream:
         except ClamdUnavailable as exc:
             self._unreachable(exc)
             return ScanResult(ScanStatus.PENDING)
-        version = self.scanner.db_version()
-        if verdict.outcome is Outcome.INFECTED:
-            # Found in what was sent: infected, even if the file was longer.
-            return ScanResult(ScanStatus.INFECTED, verdict.signature, version)
-        if verdict.outcome is Outcome.TOO_LARGE or self._truncated:
-            if not self.may_hold:
-                raise TooLargeToScan(self.scanner.max_bytes)
-            return ScanResult(ScanStatus.TOO_LARGE, None, version)
-        return ScanResult(ScanStatus.CLEAN, None, version)
+        return _result(self.scanner, verdict, truncated=self._truncated, may_hold=self.may_hold)
+
+    def finish_later(self) -> PendingVerdict | None:
+        """End the stream and, when this upload may be held and is larger than
+        `antivirus_wait_max_bytes`, hand its verdict over instead of waiting
+        for it (the caller then stores the content pending). None: call `finish`."""
+        if self._scan is None or not self.may_hold or self._fed <= self.scanner.wait_max_bytes:
+            return None
+        scan = self._sent()
+        if scan is None:
+            return None
+        try:
+            scan.end()
+        except ClamdUnavailable as exc:
+            self._unreachable(exc)
+            return None
+        return PendingVerdict(self.scanner, scan, truncated=self._truncated)
 
     def close(self) -> None:
-        if self._scan is not None:
-            self._scan.close()
-            self._scan = None
+        feed, scan = self._feed, self._scan
+        self._feed, self._scan = None, None
+        if feed is not None:
+            feed.close()
+        if scan is not None:
+            scan.close()
+
+
+#: Who settles a pending verdict: (the uploader, the version committed, its verdict).
+SettleVerdict = Callable[[Principal, str, "PendingVerdict"], None]
+
+
+class PendingVerdict:
+    """The verdict of an upload whose stream has ended, read later (a thread of
+    the antivirus service): the same scan, nothing sent to clamd again."""
+
+    def __init__(self, scanner: Scanner, scan: InstreamScan, *, truncated: bool) -> None:
+        self.scanner = scanner
+        self._scan = scan
+        self._truncated = truncated
+
+    def result(self) -> ScanResult:
+        """Wait for clamd's answer; PENDING (left to the rescans) when it fails."""
+        try:
+            verdict = self._scan.verdict()
+        except ClamdUnavailable as exc:
+            log.warning("clamd unreachable", extra={"egide": {"detail": str(exc)}})
+            return ScanResult(ScanStatus.PENDING)
+        return _result(self.scanner, verdict, truncated=self._truncated, may_hold=True)
+
+    def close(self) -> None:
+        """Abandon the scan (the upload was not committed)."""
+        self._scan.close()
+
+
+def _result(scanner: Scanner, verdict: Verdict, *, truncated: bool, may_hold: bool) -> ScanResult:
+    version = scanner.db_version()
+    if verdict.outcome is Outcome.INFECTED:
+        # Found in what was sent: infected, even if the file was longer.
+        return ScanResult(ScanStatus.INFECTED, verdict.signature, version)
+    if verdict.outcome is Outcome.TOO_LARGE or truncated:
+        if not may_hold:
+            raise TooLargeToScan(scanner.max_bytes)
+        return ScanResult(ScanStatus.TOO_LARGE, None, version)
+    return ScanResult(ScanStatus.CLEAN, None, version)
 
 
 def uploader_of(session: Session, content_id: str) -> str | None:

@@ -14,13 +14,22 @@
 The worker's pass scans the held contents, and the contents written in the
 last `antivirus_rescan_days` days whose last scan used another signature
 database than clamd's current one (or none: written while scanning was off).
+
+It also settles the verdicts of large uploads (over
+`antivirus_wait_max_bytes`, ADR 29): the upload was committed pending, its
+scan's stream ended; a thread waits for clamd's answer and stores it as a
+rescan would (the uploader is the audit entry's actor). When the answer
+never comes (clamd down, the process stopped), the content stays pending
+and the worker's next pass scans it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, or_, select
@@ -30,11 +39,17 @@ from sqlalchemy.sql.expression import Exists
 from egide.core.antivirus.clamd import ClamdUnavailable, Outcome
 from egide.core.crypto.egs1 import StreamOpener
 from egide.core.crypto.keys import unwrap_dek
-from egide.core.db.models import Content, Version
+from egide.core.db.models import Content, User, Version
 from egide.core.errors import Unavailable
 from egide.services.access.policy import Action, Principal, authorize
 from egide.services.antivirus.errors import ScannerUnavailable
-from egide.services.antivirus.scanner import HELD, Scanner, ScanStatus
+from egide.services.antivirus.scanner import (
+    HELD,
+    PendingVerdict,
+    Scanner,
+    ScanResult,
+    ScanStatus,
+)
 from egide.services.audit.actions import AuditAction
 from egide.services.audit.denials import records_denials
 from egide.services.mail.alerts import alert_security_officers
@@ -46,6 +61,8 @@ log = logging.getLogger("egide.antivirus")
 
 #: Contents looked at per pass of the worker (the next pass takes the rest).
 WORKER_BATCH = 500
+#: Threads reading the verdicts of large uploads (each waits on one clamd answer).
+SETTLING_THREADS = 4
 
 
 class ScanningOff(Unavailable):
@@ -78,6 +95,9 @@ class AntivirusService(VaultServiceBase):
         self.scanner = scanner
         self.outbox = outbox
         self.language = language
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._settling: set[Future[None]] = set()
 
     @records_denials
     def rescan(
@@ -191,31 +211,125 @@ class AntivirusService(VaultServiceBase):
             log.warning("clamd unreachable", extra={"egide": {"detail": str(exc)}})
             raise ScannerUnavailable() from exc
         if verdict.outcome is Outcome.INFECTED:
-            status, signature = ScanStatus.INFECTED, verdict.signature or "?"
+            result = ScanResult(ScanStatus.INFECTED, verdict.signature or "?", version)
         elif verdict.outcome is Outcome.TOO_LARGE or size > limit:
-            status, signature = ScanStatus.TOO_LARGE, None
+            result = ScanResult(ScanStatus.TOO_LARGE, None, version)
         else:
-            status, signature = ScanStatus.CLEAN, None
+            result = ScanResult(ScanStatus.CLEAN, None, version)
         with self.db.write() as session:
             content = session.get(Content, content_id, with_for_update=True)
             if content is None:
                 return None
-            newly_infected = status is ScanStatus.INFECTED and content.scan_status != "infected"
-            content.scan_status = str(status)
-            content.scan_signature = signature
-            content.scanned_at = self.clock.now()
-            content.scan_db_version = version
-            if newly_infected and signature is not None:
-                self.audit.record(
-                    session,
-                    actor=actor,
-                    action=AuditAction.ANTIVIRUS_INFECTED,
-                    target={"space": content.space_id, "content": content.id},
-                    details={"signature": signature, "stored": True},
+            self._store_result(session, actor, content, result)
+        return _outcome(result.status)
+
+    def _store_result(
+        self,
+        session: Session,
+        actor: Principal,
+        content: Content,
+        result: ScanResult,
+        target: dict[str, str] | None = None,
+    ) -> None:
+        """A verdict becomes the content's state; a new infection is audited and
+        the administrators alerted, in the same transaction."""
+        newly_infected = (
+            result.status is ScanStatus.INFECTED and content.scan_status != ScanStatus.INFECTED
+        )
+        content.scan_status = str(result.status)
+        content.scan_signature = result.signature
+        content.scanned_at = self.clock.now()
+        content.scan_db_version = result.db_version
+        if newly_infected and result.signature is not None:
+            self.audit.record(
+                session,
+                actor=actor,
+                action=AuditAction.ANTIVIRUS_INFECTED,
+                target={"space": content.space_id, "content": content.id, **(target or {})},
+                details={"signature": result.signature, "stored": True},
+            )
+            self._alert(session, content, result.signature)
+
+    # Verdicts of large uploads, after their answer (ADR 29) -------------------
+
+    def settle_later(self, actor: Principal, version_id: str, pending: PendingVerdict) -> None:
+        """Read the verdict of a committed upload in a thread of this service."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=SETTLING_THREADS, thread_name_prefix="egide-verdict"
                 )
-                self._alert(session, content, signature)
-        return (
-            "infected" if status is ScanStatus.INFECTED else ("held" if status in HELD else "clean")
+            future = self._pool.submit(self._settle, actor, version_id, pending)
+            self._settling.add(future)
+        future.add_done_callback(self._settled)
+
+    def _settled(self, future: Future[None]) -> None:
+        with self._lock:
+            self._settling.discard(future)
+
+    def _settle(self, actor: Principal, version_id: str, pending: PendingVerdict) -> None:
+        try:
+            result = pending.result()
+            if result.status is ScanStatus.PENDING:
+                return  # clamd failed: the rescans take it from here
+            with self.db.write() as session:
+                version = session.get(Version, version_id)
+                content = (
+                    None
+                    if version is None
+                    else session.get(Content, version.content_id, with_for_update=True)
+                )
+                # Only a content still pending: a rescan may have judged it already.
+                if content is None or content.scan_status != ScanStatus.PENDING:
+                    return
+                self._store_result(
+                    session,
+                    actor,
+                    content,
+                    result,
+                    {"node": version.node_id, "version": version.id} if version else None,
+                )
+                if result.status is ScanStatus.INFECTED and actor.user_id is not None:
+                    self._tell_uploader(session, actor.user_id, content, result.signature or "?")
+        except Exception:  # left pending: the rescan worker scans it again
+            log.exception("verdict of an upload not stored")
+        finally:
+            pending.close()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait for the verdicts in flight; False when some are still pending."""
+        with self._lock:
+            futures = list(self._settling)
+        _, not_done = wait(futures, timeout=timeout)
+        return not not_done
+
+    def close(self) -> None:
+        """Wait for the verdicts in flight (each bounded by clamd's timeout), then stop."""
+        self.drain()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _tell_uploader(
+        self, session: Session, user_id: str, content: Content, signature: str
+    ) -> None:
+        """The uploader of a large file found infected after the answer is mailed
+        (no file name): their client saw the upload succeed."""
+        user = session.get(User, user_id)
+        if user is None or user.email is None or user.is_disabled:
+            return
+        language = user.language or self.language
+        subject, body = _uploader_text(language, content, signature)
+        self.outbox.enqueue(
+            session,
+            idempotency_key=f"antivirus-infected-upload.{content.id}",
+            recipient=user.email,
+            kind="antivirus-infected-upload",
+            subject=subject,
+            body_text=body,
+            user_id=user.id,
+            language=language,
         )
 
     def _alert(self, session: Session, content: Content, signature: str) -> None:
@@ -229,6 +343,32 @@ class AntivirusService(VaultServiceBase):
             text=lambda lang: _alert_text(lang, content, signature),
             default_language=self.language,
         )
+
+
+def _uploader_text(language: str, content: Content, signature: str) -> tuple[str, str]:
+    if language == "fr":
+        return (
+            "Égide : menace trouvée dans un fichier que vous avez déposé",
+            "L'antivirus a trouvé une menace dans un fichier que vous venez de déposer.\n\n"
+            f"Signature : {signature}\nEspace : {content.space_id}\nContenu : {content.id}\n\n"
+            "Le fichier est en quarantaine : plus personne ne peut le télécharger. Ne l'ouvrez "
+            "pas sur votre poste, et prévenez votre support informatique : le poste d'où il "
+            "vient doit être vérifié.\n",
+        )
+    return (
+        "Égide: a threat was found in a file you uploaded",
+        "The antivirus found a threat in a file you have just uploaded.\n\n"
+        f"Signature: {signature}\nSpace: {content.space_id}\nContent: {content.id}\n\n"
+        "The file is quarantined: nobody can download it. Do not open it on your "
+        "workstation, and tell your IT support: the workstation it came from must be "
+        "checked.\n",
+    )
+
+
+def _outcome(status: ScanStatus) -> str:
+    if status is ScanStatus.INFECTED:
+        return "infected"
+    return "held" if status in HELD else "clean"
 
 
 def _referenced() -> Exists:

@@ -28,10 +28,12 @@ from egide.core.types import Secret
 from egide.services.access.policy import Action, Principal, SpaceRole
 from egide.services.antivirus.errors import FileInfected
 from egide.services.antivirus.scanner import (
+    PendingVerdict,
     Scanner,
     ScanResult,
     ScanStatus,
     ScanStream,
+    SettleVerdict,
     check_readable,
 )
 from egide.services.audit.actions import AuditAction
@@ -67,6 +69,8 @@ class StoredContent:
     fingerprint: Fingerprint | None = None
     #: The antivirus verdict (None: scanning off).
     scan: ScanResult | None = None
+    #: The verdict still to come (a large upload stored pending), settled after the commit.
+    pending: PendingVerdict | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -125,13 +129,20 @@ class FileDownload:
 
 class FileService(VaultServiceBase):
     def __init__(
-        self, ctx: VaultContext, detector: Detector | None = None, scanner: Scanner | None = None
+        self,
+        ctx: VaultContext,
+        detector: Detector | None = None,
+        scanner: Scanner | None = None,
+        settle: SettleVerdict | None = None,
     ) -> None:
         super().__init__(ctx)
         #: Ransomware detection and containment (docs/ransomware.md); None: off.
         self.detector = detector
         #: Antivirus scanning of every upload (docs/antivirus.md); None: off.
         self.scanner = scanner
+        #: Takes the verdicts of large uploads once committed (the antivirus
+        #: service's); None: every upload waits for its verdict.
+        self.settle = settle
 
     # Write -------------------------------------------------------------------
 
@@ -182,7 +193,7 @@ class FileService(VaultServiceBase):
             self._record_infected(actor, space_id, node_id, segments, exc.signature)
             raise
         try:
-            return self._commit(
+            info = self._commit(
                 actor,
                 space_id,
                 segments,
@@ -193,8 +204,14 @@ class FileService(VaultServiceBase):
                 on_commit=on_commit,
             )
         except BaseException:
+            if stored.pending is not None:
+                stored.pending.close()
             self.ctx.blobs.delete(stored.blob_key)
             raise
+        if stored.pending is not None and self.settle is not None:
+            # Committed pending: the verdict now releases or quarantines it.
+            self.settle(actor, info.id, stored.pending)
+        return info
 
     @records_denials
     def check_writable(
@@ -334,11 +351,23 @@ class FileService(VaultServiceBase):
                 for segment in sealer.update(chunk):
                     writer.write(segment)
             writer.write(sealer.finish())
-            # The verdict before the blob is published: an infected file never is.
-            verdict = None if scan is None else scan.finish()
+            # A large upload that may wait is stored pending, its verdict settled
+            # after the commit (ADR 29); any other waits for it here, before
+            # the blob is published: an infected file never is.
+            pending = None if scan is None or self.settle is None else scan.finish_later()
+            verdict = None
+            if pending is not None:
+                verdict = ScanResult(ScanStatus.PENDING)
+            elif scan is not None:
+                verdict = scan.finish()
             if verdict is not None and verdict.status is ScanStatus.INFECTED:
                 raise FileInfected(verdict.signature or "?")
-            blob_size = writer.commit()
+            try:
+                blob_size = writer.commit()
+            except BaseException:
+                if pending is not None:
+                    pending.close()
+                raise
         return StoredContent(
             blob_key=blob_key,
             blob_size=blob_size,
@@ -350,6 +379,7 @@ class FileService(VaultServiceBase):
             dek=dek,
             fingerprint=None if self.detector is None else self.detector.fingerprint(sampler),
             scan=verdict,
+            pending=pending,
         )
 
     def _commit(
