@@ -22,69 +22,35 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.live import SCREENSHOTS, LiveServer, launched_browser, require_browser_and_build
+from tests.browser.live import LiveServer, browser_page, live_server, row, shot, sign_in
 
 pytestmark = pytest.mark.heavy
 
-PASSWORD = "violet tramway harbour 1987"
 BERNARD = "mon propre mot de passe 2026"
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    require_browser_and_build()
     # No second factor asked: this test is about the admin area, the MFA steps
     # have theirs (test_web_interface.py).
-    srv = LiveServer(tmp_path, mfa_required="none")
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
+    srv = live_server(tmp_path, mfa_required="none")
     srv.cli("space", "create", "cardio", "--title", "Cardiologie", "--manager", "admin")
-    srv.start()
-    try:
+    with srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def page(server: LiveServer) -> Iterator[Any]:
-    for browser in launched_browser():
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=server.url, locale="fr-FR", viewport={"width": 1280, "height": 720}
-        )
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        violations: list[str] = []
-        page.on(
-            "console",
-            lambda msg, violations=violations: (
-                violations.append(msg.text)
-                if "Content Security Policy" in msg.text or "Refused to" in msg.text
-                else None
-            ),
-        )
-        page.csp_violations = violations
+    for page in browser_page(server.url, csp=True):
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
         yield page
-        context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def row(page: Any, text: str, scope: Any = None) -> Any:
-    """The row of a listing (in `scope`, default the page) with a cell reading `text`."""
-    return (scope or page).locator("table.listing tbody tr", has=page.get_by_text(text, exact=True))
 
 
 def test_admin_area_and_share_dialog(server: LiveServer, page: Any) -> None:
     from playwright.sync_api import expect
 
     page.goto("/login")
-    page.get_by_label("Nom d’utilisateur").fill("admin")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "admin")
     expect(page.get_by_role("heading", name="Mes espaces")).to_be_visible()
 
     # The admin area, from the header link only administrators get.
@@ -215,9 +181,7 @@ def test_admin_area_and_share_dialog(server: LiveServer, page: Any) -> None:
     try:
         his = other.new_page()
         his.goto("/login")
-        his.get_by_label("Nom d’utilisateur").fill("bernard.martin")
-        his.get_by_label("Mot de passe").fill(BERNARD)
-        his.get_by_role("button", name="Se connecter").click()
+        sign_in(his, "bernard.martin", BERNARD)
         expect(his.get_by_role("heading", name="Mes espaces")).to_be_visible()
         expect(his.get_by_role("link", name="Administration")).to_have_count(0)
         his.get_by_role("link", name="Partagés avec moi").click()
@@ -243,9 +207,7 @@ def test_admin_pages_and_share_dialog_are_accessible(
 
     if not AXE.exists():
         pytest.fail("axe-core is missing: run `make frontend` (npm ci in frontend/)")
-    with httpx.Client(base_url=server.url, timeout=30) as api:
-        opened = api.post("/api/v1/session", json={"username": "admin", "password": PASSWORD})
-        api.headers["X-CSRF-Token"] = opened.json()["csrf_token"]
+    with server.api("admin") as api:
         assert api.post("/api/v1/spaces/cardio/folders/Examens").status_code == 201
         made = api.post("/api/v1/admin/users", json={"username": "claire", "roles": ["dpo"]})
         assert made.status_code == 201, made.text
@@ -253,19 +215,14 @@ def test_admin_pages_and_share_dialog_are_accessible(
         assert api.put("/api/v1/admin/groups/labo/members/claire").status_code == 200
         link = api.post("/api/v1/spaces/cardio/links/Examens", json={"recipients": ["a@b.org"]})
         assert link.status_code == 201, link.text
-    for browser in launched_browser():
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=server.url,
-            locale="fr-FR",
-            viewport={"width": size[0], "height": size[1]},
-            bypass_csp=True,  # axe.min.js is injected inline
-        )
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    for page in browser_page(
+        server.url,
+        width=size[0],
+        height=size[1],
+        bypass_csp=True,  # axe.min.js is injected inline
+    ):
         page.goto("/login")
-        page.get_by_label("Nom d’utilisateur").fill("admin")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, "admin")
         expect(page.get_by_role("heading", name="Mes espaces")).to_be_visible()
         found: dict[str, Any] = {}
         for name, path, ready in (
@@ -287,5 +244,13 @@ def test_admin_pages_and_share_dialog_are_accessible(
         page.get_by_role("button", name="Partager Examens").click()
         page.locator("table.links tbody tr").first.wait_for()
         found["share-dialog"] = axe_violations(page)
-        context.close()
+        # Focus: on "Fermer" at opening, kept in the dialog by Tab, back on its opener.
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_role("button", name="Fermer")).to_be_focused()
+        for key in ("Shift+Tab", "Tab", "Tab"):
+            page.keyboard.press(key)
+            assert dialog.evaluate("d => d.contains(document.activeElement)"), key
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(page.get_by_role("button", name="Partager Examens")).to_be_focused()
         assert {k: v for k, v in found.items() if v} == {}

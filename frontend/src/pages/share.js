@@ -35,17 +35,26 @@ function principalLabel(principal) {
 /** `{space, node: {path, name, kind}, onClose}`: a modal dialog over the folder. */
 export function ShareDialog({ space, node, onClose }) {
   const closeButton = useRef(null);
+  const dialog = useRef(null);
   useEffect(() => {
+    // Focus moves into the dialog, stays there while it is open (Tab wraps),
+    // and goes back to the button that opened it when it closes.
+    const opener = document.activeElement;
     closeButton.current?.focus();
     const onKey = (e) => {
       if (e.key === "Escape") onClose();
+      else if (e.key === "Tab") keepFocusIn(dialog.current, e);
     };
     document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+    };
   }, []);
   return html`
     <div class="overlay" onClick=${(e) => e.target === e.currentTarget && onClose()}>
-      <section class="card share" role="dialog" aria-modal="true" aria-labelledby="share-title">
+      <section class="card share" role="dialog" aria-modal="true" aria-labelledby="share-title"
+        ref=${dialog}>
         <div class="titlebar">
           <h2 id="share-title">${t("Share “{name}”", { name: node.name })}</h2>
           <button type="button" class="secondary" ref=${closeButton} onClick=${onClose}>${t("Close")}</button>
@@ -55,6 +64,25 @@ export function ShareDialog({ space, node, onClose }) {
       </section>
     </div>
   `;
+}
+
+/** Tab from the last focusable element of `box` goes to its first, Shift+Tab back. */
+function keepFocusIn(box, event) {
+  if (!box) return;
+  const focusable = [...box.querySelectorAll("button, [href], input, select, textarea")].filter(
+    (el) => !el.disabled && el.offsetParent !== null,
+  );
+  if (focusable.length === 0) return;
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  const inside = box.contains(document.activeElement);
+  if (event.shiftKey && (document.activeElement === first || !inside)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+    event.preventDefault();
+    first.focus();
+  }
 }
 
 function InternalShares({ space, node }) {
