@@ -81,6 +81,32 @@ def _content(space: Space, now: dt.datetime) -> Content:
     )
 
 
+def _new_version(
+    session: Session, space: Space, node: Node, number: int, *, by: str, now: dt.datetime
+) -> Content:
+    """Version `number` of `node`, current from `now` on a content of its own (as the
+    write path adds one, blob aside); the version it replaces, if any, superseded."""
+    if node.current_version_id is not None:
+        previous = session.get(Version, node.current_version_id)
+        assert previous is not None  # noqa: S101
+        previous.superseded_at = now
+    content = _content(space, now)
+    session.add(content)
+    version = Version(
+        id=new_id(),
+        node_id=node.id,
+        number=number,
+        content_id=content.id,
+        size=10,
+        created_at=now,
+        created_by=by,
+        retain_days=30,
+    )
+    session.add(version)
+    node.current_version_id = version.id
+    return content
+
+
 def _node(session: Session, node_id: str) -> Node:
     node = session.get(Node, node_id)
     assert node is not None  # noqa: S101 - just written
@@ -153,20 +179,7 @@ def _create(
                     created_by=attacker,
                     now=clock.now(),
                 )
-                content = _content(space, clock.now())
-                session.add(content)
-                version = Version(
-                    id=new_id(),
-                    node_id=node.id,
-                    number=1,
-                    content_id=content.id,
-                    size=10,
-                    created_at=clock.now(),
-                    created_by=attacker,
-                    retain_days=30,
-                )
-                session.add(version)
-                node.current_version_id = version.id
+                content = _new_version(session, space, node, 1, by=attacker, now=clock.now())
                 original[node.id] = content.id
             space.used_bytes += 10 * (min(files, start + CHUNK) - start)
         progress(f"{min(files, start + CHUNK)} files")
@@ -185,23 +198,7 @@ def _overwrite(
             for k, node_id in enumerate(overwritten[start : start + CHUNK], start=start):
                 clock.advance(microseconds=1)
                 node = _node(session, node_id)
-                previous = session.get(Version, node.current_version_id)
-                assert previous is not None  # noqa: S101
-                previous.superseded_at = clock.now()
-                content = _content(space, clock.now())
-                session.add(content)
-                version = Version(
-                    id=new_id(),
-                    node_id=node.id,
-                    number=2,
-                    content_id=content.id,
-                    size=10,
-                    created_at=clock.now(),
-                    created_by=attacker,
-                    retain_days=30,
-                )
-                session.add(version)
-                node.current_version_id = version.id
+                _new_version(session, space, node, 2, by=attacker, now=clock.now())
                 if k % 2 == 0:
                     record_place(session, node, MOVE, by=attacker, at=clock.now())
                     name = tree.name_of(session, node) + ".locked"
@@ -256,24 +253,7 @@ def _others(
         space = session.get(Space, space_id)
         assert space is not None  # noqa: S101
         for node_id in saved:
-            node = _node(session, node_id)
-            previous = session.get(Version, node.current_version_id)
-            assert previous is not None  # noqa: S101
-            previous.superseded_at = clock.now()
-            content = _content(space, clock.now())
-            session.add(content)
-            version = Version(
-                id=new_id(),
-                node_id=node.id,
-                number=3,
-                content_id=content.id,
-                size=10,
-                created_at=clock.now(),
-                created_by=other,
-                retain_days=30,
-            )
-            session.add(version)
-            node.current_version_id = version.id
+            _new_version(session, space, _node(session, node_id), 3, by=other, now=clock.now())
             original[node_id] = ""  # no longer expected back
         session.add(
             RansomwareIncident(

@@ -31,7 +31,7 @@ PG_URL = os.environ.get("EGIDE_TEST_DATABASE_URL")
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
 
-pytest_plugins = ["tests.vault_fixtures"]
+pytest_plugins = ["tests.vault_fixtures", "tests.mail_fixtures"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

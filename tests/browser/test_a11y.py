@@ -11,9 +11,6 @@ rules. Then the keyboard: Tab alone reaches the upload buttons, the new
 folder field and every row's actions of a folder, each with a visible focus.
 """
 
-# The French pages use the typographic apostrophe (U+2019), and these tests read them.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 import json
@@ -23,11 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from tests.browser.live import LiveServer, launched_browser, require_browser_and_build
-from tests.browser.test_web_interface import PASSWORD, row
+from tests.browser.live import LiveServer, launched_browser, live_server, new_page, row, sign_in
 
 pytestmark = pytest.mark.heavy
 
@@ -38,21 +33,15 @@ SIZES = {"desktop": (1280, 720), "tablet": (820, 1180)}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    require_browser_and_build()
+    srv = live_server(tmp_path_factory.mktemp("a11y"), mfa_required="none")
     if not AXE.exists():
         pytest.fail("axe-core is missing: run `make frontend` (npm ci in frontend/)")
-    srv = LiveServer(tmp_path_factory.mktemp("a11y"), mfa_required="none")
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
-    srv.cli("user", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+    srv.add_user("alice")
     srv.cli("space", "create", "imagerie", "--title", "Imagerie", "--manager", "admin")
     srv.cli("space", "create", "cardio", "--title", "Cardiologie", "--manager", "alice")
     srv.cli("space", "canaries", "cardio", "--enable")
-    srv.start()
-    try:
-        with httpx.Client(base_url=srv.url, timeout=30) as api:
-            opened = api.post("/api/v1/session", json={"username": "admin", "password": PASSWORD})
-            assert opened.status_code == 200, opened.text
-            api.headers["X-CSRF-Token"] = opened.json()["csrf_token"]
+    with srv:
+        with srv.api("admin") as api:
             base = "/api/v1/spaces/imagerie"
             assert api.post(f"{base}/folders/Comptes rendus").status_code == 201
             for name, data in {
@@ -63,15 +52,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
                 put = api.put(f"{base}/content/{name}", content=data)
                 assert put.status_code == 201, put.text
             assert api.delete(f"{base}/nodes/ancien.txt").status_code == 200
-        with httpx.Client(base_url=srv.url, timeout=30) as alice:
+        with srv.api("alice") as alice:
             # alice touches a decoy: an incident for the incidents pages.
-            opened = alice.post("/api/v1/session", json={"username": "alice", "password": PASSWORD})
-            alice.headers["X-CSRF-Token"] = opened.json()["csrf_token"]
             decoy = quote("!Fichier témoin Égide - ne pas modifier.docx")
             assert alice.delete(f"/api/v1/spaces/cardio/nodes/{decoy}").status_code == 200
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -85,21 +70,12 @@ def signed_in(browser: Any, server: LiveServer) -> Iterator[Any]:
 
     # bypass_csp: add_script_tag inlines axe.min.js, which the page's CSP rightly refuses.
     # The CSP itself is checked by test_web_interface (no violation on any page).
-    context = browser.new_context(
-        base_url=server.url,
-        locale="fr-FR",
-        viewport={"width": 1280, "height": 720},
-        bypass_csp=True,
-    )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    page = new_page(browser, server.url, bypass_csp=True)
     page.goto("/login")
-    page.get_by_label("Nom d’utilisateur").fill("admin")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "admin")
     expect(page.get_by_role("heading", name="Mes espaces")).to_be_visible()
     yield page
-    context.close()
+    page.context.close()
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:

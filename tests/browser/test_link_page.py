@@ -23,28 +23,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.live import SCREENSHOTS, LiveServer, launched_browser, require_browser_and_build
+from tests.browser.live import LiveServer, browser_page, live_server, shot
 from tests.services.mail.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.heavy
 
-PASSWORD = "violet tramway harbour 1987"
 DURAND = "dr.durand@clinique.example"
 ECHO = b"Compte rendu d'echographie\n" * 40
 _CODE = re.compile(r"^\s+([0-9]{6})\s*$", re.MULTILINE)
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path, smtp: SmtpServer) -> Iterator[LiveServer]:
-    require_browser_and_build()
-    srv = LiveServer(
+    srv = live_server(
         tmp_path,
         mfa_required="none",
         smtp_host="127.0.0.1",
@@ -52,61 +43,30 @@ def server(tmp_path: Path, smtp: SmtpServer) -> Iterator[LiveServer]:
         smtp_security="none",
         smtp_from="egide@hopital.example",
     )
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
     srv.cli("space", "create", "cardio", "--title", "Cardiologie", "--manager", "admin")
     srv.cli("space", "links", "cardio", "--optional-verification")
     srv.cli("mkdir", "cardio/dupont", "--user", "admin")
     echo = tmp_path / "echo.txt"
     echo.write_bytes(ECHO)
     srv.cli("put", str(echo), "cardio/dupont/echo.txt", "--user", "admin")
-    srv.start()
-    try:
+    with srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def admin(server: LiveServer) -> Iterator[httpx.Client]:
     """The sender, through the API (their pages are another test's)."""
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        signed = client.post("/api/v1/session", json={"username": "admin", "password": PASSWORD})
-        assert signed.status_code == 200, signed.text
-        client.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+    with server.api("admin") as client:
         yield client
 
 
 @pytest.fixture
 def page(server: LiveServer) -> Iterator[Any]:
-    for browser in launched_browser():
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=server.url,
-            locale="fr-FR",
-            viewport={"width": 1280, "height": 800},
-            accept_downloads=True,
-        )
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        violations: list[str] = []
-        page.on(
-            "console",
-            lambda msg, violations=violations: (
-                violations.append(msg.text)
-                if "Content Security Policy" in msg.text or "Refused to" in msg.text
-                else None
-            ),
-        )
+    for page in browser_page(server.url, csp=True, height=800, accept_downloads=True):
         seen: list[str] = []
         page.on("request", lambda request, seen=seen: seen.append(request.url))
-        page.csp_violations = violations
         page.seen_requests = seen
         yield page
-        context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def mailed_code(smtp: SmtpServer, recipient: str, timeout: float = 30) -> str:

@@ -17,51 +17,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.browser.live import SCREENSHOTS, LiveServer, launched_browser, require_browser_and_build
+from tests.browser.live import LiveServer, browser_page, live_server, shot, sign_in
 
 pytestmark = pytest.mark.heavy
 
-PASSWORD = "violet tramway harbour 1987"
 BERNARD = "mon propre mot de passe 2026"
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    require_browser_and_build()
-    srv = LiveServer(tmp_path, mfa_required="none")
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
+    srv = live_server(tmp_path, mfa_required="none")
     srv.cli("space", "create", "cardio", "--title", "Cardiologie", "--manager", "admin")
-    srv.cli("user", "add", "bernard", "--password-stdin", stdin=BERNARD + "\n")
+    srv.add_user("bernard", BERNARD)
     srv.cli("space", "grant", "cardio", "user:bernard", "contributor")
-    srv.start()
-    try:
+    with srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def page(server: LiveServer) -> Iterator[Any]:
-    for browser in launched_browser():
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=server.url, locale="fr-FR", viewport={"width": 1280, "height": 720}
-        )
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
+    yield from browser_page(server.url)
 
 
 def test_follow_then_the_bell_counts_and_the_list_shows(server: LiveServer, page: Any) -> None:
     from playwright.sync_api import expect
 
     page.goto("/login")
-    page.get_by_label("Nom d’utilisateur").fill("admin")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "admin")
     expect(page.get_by_role("heading", name="Mes espaces")).to_be_visible()
 
     page.goto("/spaces/cardio/")
@@ -74,13 +58,9 @@ def test_follow_then_the_bell_counts_and_the_list_shows(server: LiveServer, page
     bell = page.locator("a.bell")
     expect(bell).to_have_attribute("aria-label", "Notifications : 1 non lue(s)")
 
-    with httpx.Client(base_url=server.url) as bernard:
-        signed = bernard.post("/api/v1/session", json={"username": "bernard", "password": BERNARD})
-        assert signed.status_code == 200, signed.text
+    with server.api("bernard", BERNARD) as bernard:
         put = bernard.put(
-            "/api/v1/spaces/cardio/content/compte-rendu.pdf",
-            content=b"%PDF-1.4 compte rendu",
-            headers={"X-CSRF-Token": signed.json()["csrf_token"]},
+            "/api/v1/spaces/cardio/content/compte-rendu.pdf", content=b"%PDF-1.4 compte rendu"
         )
         assert put.status_code in (200, 201), put.text
 
@@ -102,8 +82,7 @@ def test_follow_then_the_bell_counts_and_the_list_shows(server: LiveServer, page
     expect(row).to_contain_text("Fichier ajouté")
     expect(row).to_contain_text("cardio/compte-rendu.pdf")
     expect(row).to_contain_text("bernard")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "40-notifications.png"), full_page=True)
+    shot(page, "40-notifications")
     page.get_by_role("button", name="Tout marquer comme lu").click()
     expect(page.locator("a.bell .badge")).to_have_count(0)
 

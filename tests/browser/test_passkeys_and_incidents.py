@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from tests.browser.live import LiveServer, launched_browser, require_browser_and_build
-from tests.browser.test_web_interface import PASSWORD, shot, sign_in_first_time
+from tests.browser.live import (
+    PASSWORD,
+    LiveServer,
+    launched_browser,
+    new_page,
+    require_browser_and_build,
+    shot,
+    sign_in,
+)
+from tests.browser.test_web_interface import sign_in_first_time
 
 pytestmark = pytest.mark.heavy
 
@@ -41,8 +48,8 @@ def _server(tmp_path: Path, **settings: str) -> LiveServer:
     # WebAuthn refuses an IP address as the relying party: the site is "localhost".
     srv.url = f"http://localhost:{srv.port}"
     srv.env["EGIDE_PUBLIC_URL"] = srv.url
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
-    srv.cli("user", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+    srv.init()
+    srv.add_user("alice")
     srv.cli("space", "create", "imagerie", "--title", "Imagerie", "--manager", "alice")
     return srv
 
@@ -53,30 +60,14 @@ def browser() -> Iterator[Any]:
 
 
 def _page(browser: Any, server: LiveServer) -> Any:
-    context = browser.new_context(
-        base_url=server.url, locale="fr-FR", viewport={"width": 1280, "height": 720}
-    )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            violations.append(msg.text)
-            if "Content Security Policy" in msg.text or "Refused to" in msg.text
-            else None
-        ),
-    )
-    page.csp_violations = violations
-    return page
+    return new_page(browser, server.url, csp=True)
 
 
 def test_passkeys_on_the_account_page(tmp_path: Path, browser: Any) -> None:
     from playwright.sync_api import expect
 
     server = _server(tmp_path)
-    server.start()
-    try:
+    with server:
         page = _page(browser, server)
         cdp = page.context.new_cdp_session(page)
         cdp.send("WebAuthn.enable")
@@ -118,9 +109,7 @@ def test_passkeys_on_the_account_page(tmp_path: Path, browser: Any) -> None:
         page.get_by_role("button", name="Se déconnecter").click()
         expect(page).to_have_url(re.compile(r"/login$"))
         page.goto("/me")
-        page.get_by_label("Nom d’utilisateur").fill("alice")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, "alice")
         expect(page.get_by_role("heading", name="Second facteur")).to_be_visible()
         page.get_by_role("button", name="Utiliser une clé d’accès").click()
         expect(page).to_have_url(f"{server.url}/me")
@@ -152,17 +141,6 @@ def test_passkeys_on_the_account_page(tmp_path: Path, browser: Any) -> None:
         )
         expect(page.get_by_text("Vous n’avez aucune clé d’accès.")).to_be_visible()
         assert page.csp_violations == []
-    finally:
-        server.stop()
-
-
-@contextmanager
-def _api_session(server: LiveServer, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        opened = client.post("/api/v1/session", json={"username": username, "password": PASSWORD})
-        assert opened.status_code == 200, opened.text
-        client.headers["X-CSRF-Token"] = opened.json()["csrf_token"]
-        yield client
 
 
 def test_an_administrator_reviews_and_releases_an_incident(tmp_path: Path, browser: Any) -> None:
@@ -170,10 +148,9 @@ def test_an_administrator_reviews_and_releases_an_incident(tmp_path: Path, brows
 
     server = _server(tmp_path, mfa_required="none")
     server.cli("space", "canaries", "imagerie", "--enable")
-    server.start()
     with ExitStack() as stack:
-        stack.callback(server.stop)
-        alice = stack.enter_context(_api_session(server, "alice"))
+        stack.enter_context(server)
+        alice = stack.enter_context(server.api("alice"))
         # alice deletes the decoy file: certain detection, contained at once.
         touched = alice.delete(f"/api/v1/spaces/imagerie/nodes/{quote(DECOY)}")
         assert touched.status_code in {200, 423}, touched.text
@@ -184,9 +161,7 @@ def test_an_administrator_reviews_and_releases_an_incident(tmp_path: Path, brows
         # alice has no incidents link nor page.
         page = _page(browser, server)
         page.goto("/login")
-        page.get_by_label("Nom d’utilisateur").fill("admin")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, "admin")
         nav = page.get_by_role("navigation", name="Principal")
         nav.get_by_role("link", name="Incidents").click()
         expect(page.get_by_role("heading", name="Incidents rançongiciel")).to_be_visible()
@@ -235,9 +210,7 @@ def test_an_administrator_reviews_and_releases_an_incident(tmp_path: Path, brows
         # A plain user sees neither the link nor the list.
         other = _page(browser, server)
         other.goto("/login?next=/incidents")
-        other.get_by_label("Nom d’utilisateur").fill("alice")
-        other.get_by_label("Mot de passe").fill(PASSWORD)
-        other.get_by_role("button", name="Se connecter").click()
+        sign_in(other, "alice")
         expect(other).to_have_url(f"{server.url}/incidents")
         expect(other.get_by_role("alert")).to_be_visible()
         expect(other.get_by_role("navigation", name="Principal")).not_to_contain_text("Incidents")

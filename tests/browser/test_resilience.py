@@ -12,9 +12,6 @@ Chromium against a live `egide serve` on loopback.
   off the site.
 """
 
-# The French pages use the typographic apostrophe (U+2019), and these tests read them.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 import hashlib
@@ -22,16 +19,13 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from tests.browser.live import LiveServer, launched_browser, require_browser_and_build
-from tests.browser.test_web_interface import PASSWORD, row, shot
+from tests.browser.live import LiveServer, browser_page, live_server, row, shot, sign_in
 
 pytestmark = pytest.mark.heavy
 
@@ -41,55 +35,27 @@ FOLDER = "/spaces/imagerie/Urgences/"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    require_browser_and_build()
-    srv = LiveServer(tmp_path, mfa_required="none")
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
-    srv.cli("user", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+    srv = live_server(tmp_path, mfa_required="none")
+    srv.add_user("alice")
     srv.cli("space", "create", "imagerie", "--title", "Imagerie", "--manager", "alice")
-    srv.start()
-    try:
-        with api_session(srv) as alice:
+    with srv:
+        with srv.api("alice", timeout=60) as alice:
             assert alice.post("/api/v1/spaces/imagerie/folders/Urgences").status_code == 201
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def page(server: LiveServer) -> Iterator[Any]:
-    for browser in launched_browser():
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=server.url, locale="fr-FR", viewport={"width": 1280, "height": 720}
-        )
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
-
-
-@contextmanager
-def api_session(server: LiveServer) -> Iterator[httpx.Client]:
-    """A session of alice's through the API, beside the browser's."""
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        opened = client.post("/api/v1/session", json={"username": "alice", "password": PASSWORD})
-        assert opened.status_code == 200, opened.text
-        client.headers["X-CSRF-Token"] = opened.json()["csrf_token"]
-        yield client
+    yield from browser_page(server.url)
 
 
 def end_other_sessions(server: LiveServer) -> None:
-    with api_session(server) as alice:
+    with server.api("alice", timeout=60) as alice:
         others = [s for s in alice.get("/api/v1/sessions").json() if not s["current"]]
         assert others
         for other in others:
             ended = alice.delete(f"/api/v1/sessions/{other['id']}")
             assert ended.status_code == 204, ended.text
-
-
-def sign_in(page: Any) -> None:
-    page.get_by_label("Nom d’utilisateur").fill("alice")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def network(cdp: Any, *, offline: bool = False, upload_bytes_per_second: int = -1) -> None:
@@ -108,7 +74,7 @@ def test_an_upload_survives_a_network_loss(server: LiveServer, page: Any, tmp_pa
     from playwright.sync_api import expect
 
     page.goto(FOLDER)
-    sign_in(page)
+    sign_in(page, "alice")
     expect(page).to_have_url(f"{server.url}{FOLDER}")
     expect(page.get_by_text("Ce dossier est vide.")).to_be_visible()
 
@@ -167,11 +133,11 @@ def test_a_refused_file_keeps_its_message_while_the_others_go_on(
 ) -> None:
     from playwright.sync_api import expect
 
-    with api_session(server) as alice:
+    with server.api("alice", timeout=60) as alice:
         made = alice.post("/api/v1/spaces/imagerie/folders/Urgences/Rapports")
         assert made.status_code == 201, made.text
     page.goto(FOLDER)
-    sign_in(page)
+    sign_in(page, "alice")
     expect(row(page, "Rapports")).to_be_visible()
 
     batch = tmp_path / "batch"
@@ -202,7 +168,7 @@ def test_an_ended_session_comes_back_to_the_same_folder(server: LiveServer, page
 
     page.goto(FOLDER)
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fspaces%2Fimagerie%2FUrgences%2F$"))
-    sign_in(page)
+    sign_in(page, "alice")
     expect(page).to_have_url(f"{server.url}{FOLDER}")
     expect(page.get_by_text("Ce dossier est vide.")).to_be_visible()
 
@@ -214,7 +180,7 @@ def test_an_ended_session_comes_back_to_the_same_folder(server: LiveServer, page
     page.get_by_role("button", name="Créer").click()
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fspaces%2Fimagerie%2FUrgences%2F$"))
     expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
-    sign_in(page)
+    sign_in(page, "alice")
     expect(page).to_have_url(f"{server.url}{FOLDER}")
     expect(page.get_by_role("heading", name="Urgences")).to_be_visible()
 
@@ -222,7 +188,7 @@ def test_an_ended_session_comes_back_to_the_same_folder(server: LiveServer, page
     end_other_sessions(server)
     page.reload()
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fspaces%2Fimagerie%2FUrgences%2F$"))
-    sign_in(page)
+    sign_in(page, "alice")
     expect(page).to_have_url(f"{server.url}{FOLDER}")
 
     # `next` only ever leads to a page of this site.
@@ -234,6 +200,6 @@ def test_an_ended_session_comes_back_to_the_same_folder(server: LiveServer, page
         "/login?next=https://evil.example/",
     ):
         page.goto(f"/login?next={quote(hostile, safe='')}")
-        sign_in(page)
+        sign_in(page, "alice")
         expect(page).to_have_url(f"{server.url}/")
         expect(page.get_by_role("heading", name="Mes espaces")).to_be_visible()

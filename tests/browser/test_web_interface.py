@@ -27,59 +27,28 @@ import httpx
 import pyotp
 import pytest
 
-from tests.browser.live import SCREENSHOTS, LiveServer, launched_browser, require_browser_and_build
+from tests.browser.live import PASSWORD, LiveServer, browser_page, live_server, row, shot, sign_in
 
 pytestmark = pytest.mark.heavy
 
-PASSWORD = "violet tramway harbour 1987"
 MIB = 1 << 20
 
 
 @pytest.fixture
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    require_browser_and_build()
-    srv = LiveServer(tmp_path, **getattr(request, "param", {}))
-    srv.cli("init", "--admin", "admin", "--admin-password-stdin", stdin=PASSWORD + "\n")
-    srv.cli("user", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+    srv = live_server(tmp_path, **getattr(request, "param", {}))
+    srv.add_user("alice")
     srv.cli("space", "create", "imagerie", "--title", "Imagerie", "--manager", "alice")
     srv.cli(
         "space", "create", "petit", "--title", "Petit espace", "--quota", "1M", "--manager", "alice"
     )
-    srv.start()
-    try:
+    with srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def page(server: LiveServer) -> Iterator[Any]:
-    for browser in launched_browser():
-        context = browser.new_context(  # type: ignore[attr-defined]
-            base_url=server.url,
-            locale="fr-FR",
-            viewport={"width": 1280, "height": 720},
-            accept_downloads=True,
-        )
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        violations: list[str] = []
-        page.on(
-            "console",
-            lambda msg, violations=violations: (
-                violations.append(msg.text)
-                if "Content Security Policy" in msg.text or "Refused to" in msg.text
-                else None
-            ),
-        )
-        page.csp_violations = violations
-        yield page
-        context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    yield from browser_page(server.url, csp=True, accept_downloads=True)
 
 
 def files(tmp_path: Path) -> dict[str, Path]:
@@ -104,9 +73,7 @@ def sign_in_first_time(page: Any, *, shots: bool = False) -> None:
     default policy asks at a first sign-in (pyotp reads the key as a phone would)."""
     from playwright.sync_api import expect
 
-    page.get_by_label("Nom d’utilisateur").fill("alice")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "alice")
     expect(
         page.get_by_role("heading", name="Configurez votre application d’authentification")
     ).to_be_visible()
@@ -144,10 +111,6 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-def row(page: Any, name: str) -> Any:
-    return page.locator("table.listing tbody tr", has=page.get_by_text(name, exact=True))
-
-
 def test_a_day_with_the_web_interface(server: LiveServer, page: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
@@ -160,9 +123,7 @@ def test_a_day_with_the_web_interface(server: LiveServer, page: Any, tmp_path: P
     expect(page.get_by_label("Nom d’utilisateur")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Mot de passe")).to_be_focused()
-    page.get_by_label("Nom d’utilisateur").fill("alice")
-    page.get_by_label("Mot de passe").fill("wrong password, surely")
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "alice", "wrong password, surely")
     expect(page.get_by_role("alert")).to_be_visible()
     sign_in_first_time(page, shots=True)
 

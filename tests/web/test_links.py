@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from egide.core.config import Settings
 from egide.services.access.policy import GlobalRole
 from egide.services.registry import Services
 from egide.web.app import create_app
+from tests.mail_fixtures import mailing_settings
 from tests.services.mail.smtp_server import SmtpServer
 from tests.services.sharing.helpers import mailed_code
 from tests.vault_fixtures import PASSWORD, SYSTEM
@@ -27,30 +27,9 @@ ECHO = bytes(range(256)) * 100
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def vault_settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.with_overrides(
-        segment_size=4096,
-        public_url="https://egide.hopital.example",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        smtp_security="none",
-        smtp_from="egide@hopital.example",
-        smtp_timeout_seconds=5,
-    )
-
-
-@pytest.fixture
-def recipient(svc: Services) -> Iterator[TestClient]:
-    """A browser without any account (a colleague at another hospital)."""
-    with TestClient(create_app(svc), headers={"Accept-Language": "fr"}) as client:
-        yield client
+    """Mailing through `smtp` (`smtp` and `recipient` are in tests/mail_fixtures.py)."""
+    return mailing_settings(settings, smtp, smtp_from="egide@hopital.example")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from egide.services.mail.sender import (
     backoff,
 )
 from egide.services.registry import Services
-from tests.services.mail.conftest import PUBLIC_URL
+from tests.mail_fixtures import PUBLIC_URL
 from tests.services.mail.helpers import enqueue, row, rows
 from tests.services.mail.smtp_server import Certificate, SmtpServer
 from tests.vault_fixtures import SYSTEM

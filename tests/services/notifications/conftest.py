@@ -1,9 +1,8 @@
 """Fixtures of the notification tests: a vault sending through a real SMTP server
-(aiosmtpd on 127.0.0.1), with a contributor (alice) and a reader who follows (bob)."""
+(aiosmtpd on 127.0.0.1, the `smtp` of tests/mail_fixtures.py), with a contributor (alice)
+and a reader who follows (bob)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import delete, select
@@ -12,31 +11,14 @@ from egide.core.config import Settings
 from egide.core.db.models import Notification, OutboxMail
 from egide.services.access.policy import Principal
 from egide.services.registry import Services
+from tests.mail_fixtures import SENDER, mailing_settings
 from tests.services.mail.smtp_server import SmtpServer
 from tests.vault_fixtures import PASSWORD, SYSTEM
-
-PUBLIC_URL = "https://egide.hopital.example"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def vault_settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.with_overrides(
-        segment_size=4096,
-        public_url=PUBLIC_URL,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        smtp_security="none",
-        smtp_from="Égide <egide@hopital.example>",
-        smtp_timeout_seconds=5,
-        language="fr",
-    )
+    return mailing_settings(settings, smtp, smtp_from=SENDER, language="fr")
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from egide.services.access.policy import Principal
 from egide.services.notifications.derive import CURSOR, _Pass
 from egide.services.notifications.errors import CannotFollowFile
 from egide.services.registry import Services
+from tests.mail_fixtures import PUBLIC_URL
 from tests.services.mail.smtp_server import SmtpServer
-from tests.services.notifications.conftest import PUBLIC_URL
 from tests.services.sharing.helpers import from_address
 from tests.vault_fixtures import PASSWORD, SYSTEM
 
