@@ -55,7 +55,7 @@ second `egide serve` on the same vault scans every upload with it. After
 one upload of the big file (not counted), the big upload and the small
 uploads are measured on both, interleaved: "antivirus off" against
 "antivirus on", in the same run. Two figures for the big file with scanning
-on: "answered" (the PUT's answer: over `antivirus_wait_max_bytes`, 32 MiB,
+on: "answered" (the PUT's answer: over `antivirus_wait_max_bytes`, 4 MiB,
 it comes once the file is stored, held for its uploader; ADR 29) and
 "verdict in" (until its versions listing shows the verdict stored, polled
 every 10 ms: when everyone may read it). clamd scans a stream only after

@@ -431,7 +431,7 @@ class Settings(BaseSettings):
         "refuses them. Uploads through external links are always refused.",
     )
     antivirus_wait_max_bytes: int = Field(
-        default=32 * 1024 * 1024,
+        default=4 * 1024 * 1024,
         ge=0,
         description="Uploads up to this size wait for clamd's verdict before they are "
         "answered (an infected one is refused). Larger ones are answered once stored and "

@@ -240,7 +240,7 @@ def test_a_big_file_streams_through_the_scan_with_bounded_memory(
     finally:
         tracemalloc.stop()
     assert info.size == 64 << 20
-    # Over antivirus_wait_max_bytes (32 MiB): answered pending, its verdict follows (ADR 29).
+    # Over antivirus_wait_max_bytes (4 MiB): answered pending, its verdict follows (ADR 29).
     assert info.scan == "pending"
     assert peak < 16 << 20, f"peak {peak / (1 << 20):.1f} MiB for a 64 MiB upload"
     assert svc.antivirus.drain(60)
