@@ -1,5 +1,7 @@
 // Small shared pieces.
 import { html } from "./html.js";
+import { t } from "./i18n.js";
+import { linkClick } from "./router.js";
 
 /** The message of a failed call, read by screen readers as it appears. */
 export function Problem({ error }) {
@@ -49,4 +51,15 @@ export function Glyph({ name }) {
   return html`<svg class="glyph" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
     <path d=${paths[name]} />
   </svg>`;
+}
+
+/** The breadcrumbs of a page of a space: My spaces › the space › `current`. */
+export function SpaceCrumbs({ space, current }) {
+  return html`<nav aria-label=${t("Breadcrumbs")} class="crumbs">
+    <a href="/" onClick=${linkClick}>${t("My spaces")}</a>
+    <span aria-hidden="true">›</span>
+    <a href=${`/spaces/${encodeURIComponent(space)}/`} onClick=${linkClick}>${space}</a>
+    <span aria-hidden="true">›</span>
+    <span aria-current="page">${current}</span>
+  </nav>`;
 }

@@ -66,17 +66,3 @@ export function isoDay(date) {
 export function daysFromNow(days) {
   return new Date(Date.now() + days * 86400000);
 }
-
-/** The state every admin section keeps: an error, a notice, and `act` to run a change. */
-export function outcome(setError, setNotice, reload) {
-  return async (fn) => {
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-      await reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
-}

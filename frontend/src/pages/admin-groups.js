@@ -3,9 +3,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { t } from "../i18n.js";
 import { Problem } from "../widgets.js";
-import { outcome } from "./admin-common.js";
 
 const groupUrl = (name, rest = "") => `/admin/groups/${encodeURIComponent(name)}${rest}`;
 
@@ -18,7 +18,7 @@ export function AdminGroups() {
   useEffect(() => {
     load();
   }, []);
-  const act = outcome(setError, setNotice, load);
+  const act = runner({ setError, setNotice, reload: load });
 
   const create = (e) => {
     e.preventDefault();
@@ -97,9 +97,13 @@ function GroupMembers({ group, onChanged }) {
   useEffect(() => {
     load();
   }, [group]);
-  const act = outcome(setError, setNotice, async () => {
-    await load();
-    await onChanged();
+  const act = runner({
+    setError,
+    setNotice,
+    reload: async () => {
+      await load();
+      await onChanged();
+    },
   });
 
   const add = (e) => {

@@ -4,10 +4,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { formatBytes, t } from "../i18n.js";
 import { linkClick } from "../router.js";
 import { Problem } from "../widgets.js";
-import { outcome, SIZE_UNITS, sizeFrom, sizeParts } from "./admin-common.js";
+import { SIZE_UNITS, sizeFrom, sizeParts } from "./admin-common.js";
 
 const spaceUrl = (slug, rest) => `/spaces/${encodeURIComponent(slug)}${rest}`;
 
@@ -48,7 +49,7 @@ export function AdminSpaces() {
   useEffect(() => {
     load();
   }, []);
-  const act = outcome(setError, setNotice, load);
+  const act = runner({ setError, setNotice, reload: load });
 
   const create = (e) => {
     e.preventDefault();

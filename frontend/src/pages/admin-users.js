@@ -4,9 +4,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { formatDate, t } from "../i18n.js";
 import { Problem } from "../widgets.js";
-import { outcome, ShownOnce } from "./admin-common.js";
+import { ShownOnce } from "./admin-common.js";
 
 const GLOBAL_ROLES = [
   { value: "admin", label: () => t("Administrator") },
@@ -30,7 +31,7 @@ export function AdminUsers() {
   useEffect(() => {
     load();
   }, []);
-  const act = outcome(setError, setNotice, load);
+  const act = runner({ setError, setNotice, reload: load });
 
   const create = (e) => {
     e.preventDefault();

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { formatDate, t } from "../i18n.js";
 import { Problem } from "../widgets.js";
 
@@ -21,17 +22,7 @@ export function DevicePage() {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
 
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const run = runner({ setError, setBusy });
 
   const lookup = (e) => {
     e.preventDefault();

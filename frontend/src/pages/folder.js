@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api, spaceUrl } from "../api.js";
+import { runner } from "../actions.js";
 import { formatBytes, formatDate, language, onLanguageChange, t } from "../i18n.js";
 import { linkClick } from "../router.js";
 import { mountUploader } from "../upload.js";
@@ -80,15 +81,7 @@ export function FolderPage({ space, path }) {
     };
   }, []);
 
-  const act = async (fn) => {
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const act = runner({ setError, setNotice });
 
   const createFolder = (e) => {
     e.preventDefault();

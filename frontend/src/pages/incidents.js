@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { formatDate, language, t } from "../i18n.js";
 import { linkClick } from "../router.js";
 import { Problem } from "../widgets.js";
@@ -118,18 +119,7 @@ function IncidentDetail({ id }) {
     load();
   }, [id]);
 
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const run = runner({ setError, setNotice, setBusy });
 
   const release = () => {
     if (!window.confirm(t("Release this incident? The user can work again at once."))) return;

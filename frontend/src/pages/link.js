@@ -9,6 +9,7 @@ import fr_FR from "@uppy/locales/lib/fr_FR.js";
 import en_US from "@uppy/locales/lib/en_US.js";
 import { html } from "../html.js";
 import { api, apiHeaders } from "../api.js";
+import { runner } from "../actions.js";
 import { formatBytes, formatDate, language, onLanguageChange, t } from "../i18n.js";
 import { encodePath } from "../router.js";
 import { Problem } from "../widgets.js";
@@ -58,6 +59,11 @@ export function LinkPage({ token }) {
   return html`<section class="page link-page">${body}</section>`;
 }
 
+/** `run(fn)` for a step of the link: a 404 means the link is gone, not an error to show. */
+function linkRunner({ setError, setBusy, onGone }) {
+  return runner({ setError, setBusy, onError: (err) => (err.status === 404 ? onGone() : setError(err)) });
+}
+
 function Gone() {
   return html`<section class="page link-page">
     <h1>${t("This link cannot be opened")}</h1>
@@ -69,19 +75,13 @@ function PasswordStep({ token, onDone, onGone }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const submit = async (event) => {
+  const run = linkRunner({ setError, setBusy, onGone });
+  const submit = (event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    run(async () => {
       await linkApi(token, "POST", "/password", { password });
       onDone();
-    } catch (err) {
-      if (err.status === 404) onGone();
-      else setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`
     <h1>${t("This link is protected")}</h1>
@@ -101,18 +101,7 @@ function VerifyStep({ token, onDone, onGone }) {
   const [code, setCode] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (err) {
-      if (err.status === 404) onGone();
-      else setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const run = linkRunner({ setError, setBusy, onGone });
   const ask = (event) => {
     event.preventDefault();
     run(async () => {

@@ -3,25 +3,21 @@
 import { useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { t } from "../i18n.js";
 import { Glyph, Problem } from "../widgets.js";
 
 export function LockScreen({ me, onUnlocked }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
+  const run = runner({ setError, setBusy });
+  const submit = (e) => {
     e.preventDefault();
     const password = String(new FormData(e.currentTarget).get("password"));
-    setBusy(true);
-    setError(null);
-    try {
+    run(async () => {
       await api("POST", "/session/unlock", { anonymous: true, json: { password } });
       onUnlocked();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`
     <div class="overlay">

@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api, setCsrfToken } from "../api.js";
+import { runner } from "../actions.js";
 import { t } from "../i18n.js";
 import { navigate } from "../router.js";
 import { Problem } from "../widgets.js";
@@ -38,17 +39,7 @@ export function LoginPage({ onSignedIn }) {
       .catch(() => setSso(null));
   }, []);
 
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const run = runner({ setError, setBusy });
 
   const finish = async () => {
     const me = await api("GET", "/me", { anonymous: true });

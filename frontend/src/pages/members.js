@@ -3,21 +3,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { formatDate, t } from "../i18n.js";
-import { linkClick } from "../router.js";
-import { Problem } from "../widgets.js";
-
-const ROLES = ["reader", "contributor", "manager"];
-const ROLE_LABELS = {
-  reader: () => t("Reader"),
-  contributor: () => t("Contributor"),
-  manager: () => t("Manager"),
-};
-
-function principalLabel(principal) {
-  const [kind, name] = [principal.split(":")[0], principal.slice(principal.indexOf(":") + 1)];
-  return kind === "group" ? t("group {name}", { name }) : name;
-}
+import { principalLabel, ROLE_LABELS, RoleForm, ROLES } from "../roles.js";
+import { Problem, SpaceCrumbs } from "../widgets.js";
 
 export function MembersPage({ space }) {
   const [grants, setGrants] = useState(null);
@@ -29,29 +18,14 @@ export function MembersPage({ space }) {
     load();
   }, [space]);
 
-  const act = async (fn) => {
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const act = runner({ setError, setNotice, reload: load });
 
-  const give = (e) => {
-    e.preventDefault();
-    const form = e.currentTarget;
-    const data = new FormData(form);
-    const principal = `${data.get("kind")}:${String(data.get("name")).trim()}`;
-    const role = String(data.get("role"));
+  const give = ({ principal, role, form }) =>
     act(async () => {
       await api("PUT", `${base}/${encodeURIComponent(principal)}`, { json: { role } });
       form.reset();
       setNotice(t("{who} is now {role}.", { who: principalLabel(principal), role: ROLE_LABELS[role]() }));
     });
-  };
 
   const change = (grant, role) =>
     act(async () => {
@@ -69,13 +43,7 @@ export function MembersPage({ space }) {
 
   return html`
     <section class="page">
-      <nav aria-label=${t("Breadcrumbs")} class="crumbs">
-        <a href="/" onClick=${linkClick}>${t("My spaces")}</a>
-        <span aria-hidden="true">›</span>
-        <a href=${`/spaces/${encodeURIComponent(space)}/`} onClick=${linkClick}>${space}</a>
-        <span aria-hidden="true">›</span>
-        <span aria-current="page">${t("Members")}</span>
-      </nav>
+      <${SpaceCrumbs} space=${space} current=${t("Members")} />
       <h1>${t("Members of {space}", { space })}</h1>
       <${Problem} error=${error} />
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
@@ -102,20 +70,7 @@ export function MembersPage({ space }) {
         </tr>`)}</tbody>
       </table>`}
       <h2>${t("Give a role")}</h2>
-      <form class="inline" onSubmit=${give}>
-        <label for="member-kind">${t("Kind")}</label>
-        <select id="member-kind" name="kind">
-          <option value="user">${t("user")}</option>
-          <option value="group">${t("group")}</option>
-        </select>
-        <label for="member-name">${t("Name")}</label>
-        <input id="member-name" name="name" required autocomplete="off" />
-        <label for="member-role">${t("Role")}</label>
-        <select id="member-role" name="role">
-          ${ROLES.map((r) => html`<option value=${r}>${ROLE_LABELS[r]()}</option>`)}
-        </select>
-        <button type="submit">${t("Give")}</button>
-      </form>
+      <${RoleForm} id="member" submitLabel=${t("Give")} onGive=${give} />
     </section>
   `;
 }

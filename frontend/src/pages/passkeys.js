@@ -5,6 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api, setCsrfToken } from "../api.js";
+import { runner } from "../actions.js";
 import { formatDate, t } from "../i18n.js";
 import { Problem } from "../widgets.js";
 import { creationOptions, credentialJson, passkeysSupported as supported } from "../webauthn.js";
@@ -22,13 +23,11 @@ export function PasskeysSection({ onChanged }) {
     load();
   }, []);
 
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-    } catch (err) {
+  const run = runner({
+    setError,
+    setNotice,
+    setBusy,
+    onError: (err) => {
       // The browser's own refusal (cancelled, timed out) is a DOMException: say it plainly.
       if (err?.name === "NotAllowedError" || err?.name === "AbortError") {
         setError({ message: t("The passkey was not created: the request was cancelled or timed out. Try again.") });
@@ -37,10 +36,8 @@ export function PasskeysSection({ onChanged }) {
       } else {
         setError(err);
       }
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+  });
 
   const add = (e) => {
     e.preventDefault();

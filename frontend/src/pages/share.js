@@ -7,16 +7,12 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api, spaceUrl } from "../api.js";
+import { runner } from "../actions.js";
 import { formatDate, t } from "../i18n.js";
+import { principalLabel, ROLE_LABELS, RoleForm } from "../roles.js";
 import { Problem } from "../widgets.js";
 import { daysFromNow, isoDay, ShownOnce } from "./admin-common.js";
 
-const ROLES = ["reader", "contributor", "manager"];
-const ROLE_LABELS = {
-  reader: () => t("Reader"),
-  contributor: () => t("Contributor"),
-  manager: () => t("Manager"),
-};
 const STATES = {
   active: () => t("active"),
   expired: () => t("expired"),
@@ -25,12 +21,6 @@ const STATES = {
 };
 const DAY = 86400000;
 const DEFAULT_DAYS = 7;
-
-function principalLabel(principal) {
-  const kind = principal.split(":")[0];
-  const name = principal.slice(principal.indexOf(":") + 1);
-  return kind === "group" ? t("group {name}", { name }) : name;
-}
 
 /** `{space, node: {path, name, kind}, onClose}`: a modal dialog over the folder. */
 export function ShareDialog({ space, node, onClose }) {
@@ -108,29 +98,14 @@ function InternalShares({ space, node }) {
     load().catch(setError);
   }, [space, node.path]);
 
-  const act = async (fn) => {
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const act = runner({ setError, setNotice, reload: load });
 
-  const give = (e) => {
-    e.preventDefault();
-    const form = e.currentTarget;
-    const data = new FormData(form);
-    const principal = `${data.get("kind")}:${String(data.get("name")).trim()}`;
-    const role = String(data.get("role"));
+  const give = ({ principal, role, form }) =>
     act(async () => {
       await api("PUT", grantsUrl, { json: { principal, role } });
       form.reset();
       setNotice(t("{who} is now {role} of “{name}”.", { who: principalLabel(principal), role: ROLE_LABELS[role](), name: node.name }));
     });
-  };
 
   const remove = (grant) =>
     act(async () => {
@@ -164,20 +139,7 @@ function InternalShares({ space, node }) {
         </div></td>
       </tr>`)}</tbody>
     </table>`}
-    <form class="inline" onSubmit=${give}>
-      <label for="share-kind">${t("Kind")}</label>
-      <select id="share-kind" name="kind">
-        <option value="user">${t("user")}</option>
-        <option value="group">${t("group")}</option>
-      </select>
-      <label for="share-name">${t("Name")}</label>
-      <input id="share-name" name="name" required autocomplete="off" />
-      <label for="share-role">${t("Role")}</label>
-      <select id="share-role" name="role">
-        ${ROLES.map((r) => html`<option value=${r}>${ROLE_LABELS[r]()}</option>`)}
-      </select>
-      <button type="submit">${t("Share")}</button>
-    </form>
+    <${RoleForm} id="share" submitLabel=${t("Share")} onGive=${give} />
   </section>`;
 }
 
@@ -196,13 +158,12 @@ function ExternalLinks({ space, node }) {
     api("GET", `/spaces/${encodeURIComponent(space)}/link-policy`).then(setPolicy, setError);
     load();
   }, [space, node.path]);
+  const act = runner({ setError, setNotice, reload: load });
 
   const create = async (e) => {
     e.preventDefault();
     const form = e.currentTarget;
     const data = new FormData(form);
-    setError(null);
-    setNotice(null);
     setMade(null);
     // The chosen day at the current time of day, a minute early: "7 days" stays
     // within a 7-day maximum.
@@ -222,28 +183,20 @@ function ExternalLinks({ space, node }) {
       const limit = String(data.get("max_downloads") ?? "").trim();
       if (limit) body.max_downloads = Number(limit);
     }
-    try {
+    await act(async () => {
       const created = await api("POST", linksUrl, { json: body });
       form.reset();
       setKind("link");
       setMade(created);
-      await load();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
 
-  const revoke = async (link) => {
+  const revoke = (link) => {
     if (!window.confirm(t("Revoke this link? It stops working at once."))) return;
-    setError(null);
-    setNotice(null);
-    try {
+    act(async () => {
       await api("DELETE", `/links/id/${encodeURIComponent(link.id)}`);
       setNotice(t("The link is revoked."));
-      await load();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
 
   const maxDays = policy?.max_days ?? DEFAULT_DAYS;

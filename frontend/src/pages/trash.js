@@ -2,9 +2,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api } from "../api.js";
+import { runner } from "../actions.js";
 import { formatBytes, formatDate, t } from "../i18n.js";
-import { linkClick } from "../router.js";
-import { Icon, Problem } from "../widgets.js";
+import { Icon, Problem, SpaceCrumbs } from "../widgets.js";
 
 export function TrashPage({ space }) {
   const [items, setItems] = useState(null);
@@ -15,26 +15,17 @@ export function TrashPage({ space }) {
     load();
   }, [space]);
 
-  const restore = async (item) => {
-    setError(null);
-    try {
+  // The notice of the last restore stays until the next one replaces it.
+  const act = runner({ setError, reload: load });
+  const restore = (item) =>
+    act(async () => {
       const node = await api("POST", `/spaces/${encodeURIComponent(space)}/trash/${encodeURIComponent(item.id)}/restore`, { json: {} });
       setNotice(t("“{name}” is back in its folder.", { name: node.name }));
-      await load();
-    } catch (err) {
-      setError(err);
-    }
-  };
+    });
 
   return html`
     <section class="page">
-      <nav aria-label=${t("Breadcrumbs")} class="crumbs">
-        <a href="/" onClick=${linkClick}>${t("My spaces")}</a>
-        <span aria-hidden="true">›</span>
-        <a href=${`/spaces/${encodeURIComponent(space)}/`} onClick=${linkClick}>${space}</a>
-        <span aria-hidden="true">›</span>
-        <span aria-current="page">${t("Trash")}</span>
-      </nav>
+      <${SpaceCrumbs} space=${space} current=${t("Trash")} />
       <h1>${t("Trash of {space}", { space })}</h1>
       <${Problem} error=${error} />
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
