@@ -37,6 +37,10 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="protection_days"):
         Settings()
     monkeypatch.delenv("EGIDE_PROTECTION_DAYS")
+    monkeypatch.setenv("EGIDE_ANTIVIRUS_WAIT_MAX_BYTES", "-1")
+    with pytest.raises(ValidationError, match="antivirus_wait_max_bytes"):
+        Settings()
+    monkeypatch.delenv("EGIDE_ANTIVIRUS_WAIT_MAX_BYTES")
     with pytest.raises(ValidationError, match="segment_size"):
         Settings(segment_size=8)
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from egide.cli.common import JsonOption, console, handled_errors, out, print_json, services
+from egide.cli.common import (
+    JsonOption,
+    count_progress,
+    handled_errors,
+    out,
+    print_json,
+    services,
+)
 from egide.services.access.policy import Principal
 
 SYSTEM = Principal.system()
@@ -29,19 +35,7 @@ def scan(
     """Rescan files with clamd: held ones (awaiting a scan) and recent ones."""
     with handled_errors():
         svc = services(ctx)
-        with Progress(
-            TextColumn("scanning"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        ) as progress:
-            task = progress.add_task("scan", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with count_progress("scanning") as advance:
             report = svc.antivirus.rescan(
                 SYSTEM, since_days=since, held_only=held_only, progress=advance
             )

@@ -9,15 +9,19 @@ incidents (it has file-system access to the data directory anyway).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from egide.cli import spaces
-from egide.cli.common import JsonOption, console, handled_errors, out, print_json, services
+from egide.cli.common import (
+    JsonOption,
+    count_progress,
+    handled_errors,
+    out,
+    print_json,
+    services,
+)
 from egide.core.errors import InvalidInput
 from egide.services.access.policy import Principal
 from egide.services.ransomware.rollback import RollbackReport, report_dict
@@ -129,25 +133,6 @@ def confirm(ctx: typer.Context, incident_id: str, json_output: bool = JsonOption
         out.print(f"Incident {info.id} confirmed: user {info.user_id} stays suspended.")
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A bar of items done on standard error (only on a terminal)."""
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
-        task = progress.add_task(label, total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield advance
-
-
 def _print_report(report: RollbackReport, *, with_trashed: bool, json_output: bool) -> None:
     if json_output:
         print_json({**report_dict(report, with_trashed=with_trashed), "dry_run": report.dry_run})
@@ -182,7 +167,7 @@ def restore(
     Nothing is destroyed; run it again to resume after an interruption."""
     with handled_errors():
         svc = services(ctx)
-        with _progress("rolling back") as advance:
+        with count_progress("rolling back") as advance:
             report = svc.rollback.restore_incident(
                 SYSTEM, incident_id, dry_run=dry_run, progress=advance
             )
@@ -219,7 +204,7 @@ def point_in_time(
     with handled_errors():
         instant = parse_instant(at)
         svc = services(ctx)
-        with _progress("restoring") as advance:
+        with count_progress("restoring") as advance:
             report = svc.rollback.restore_at(
                 SYSTEM, space, instant, path=path, dry_run=dry_run, progress=advance
             )

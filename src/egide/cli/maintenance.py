@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from egide.cli.common import (
     JsonOption,
     console,
+    count_progress,
     fail,
     handled_errors,
     human_size,
@@ -110,19 +111,7 @@ def keys_rotate(
     """Rotate the master key (or a space key). No file is re-encrypted; re-run to resume."""
     with handled_errors():
         svc = services(ctx)
-        with Progress(
-            TextColumn("re-wrapping keys"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        ) as progress:
-            task = progress.add_task("rotate", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with count_progress("re-wrapping keys") as advance:
             if space:
                 report = svc.rotation.rotate_space(SYSTEM, space, progress=advance)
             else:

@@ -194,3 +194,15 @@ def test_a_failed_commit_abandons_the_scan(svc: Services, alice: Principal, held
     with pytest.raises(Exception, match="changed"):
         svc.files.write(alice, "cardio", "irm.dcm", [BODY], if_match="not-" + first.id)
     assert held == []  # nothing handed over: the scan was closed with the upload
+
+
+def test_a_large_upload_over_the_scan_limit_stays_held_as_too_large(
+    svc: Services, alice: Principal, bob: Principal, scanner: Scanner, held: Held
+) -> None:
+    scanner.max_bytes = 128 * 1024  # clamd gets the first 128 KiB of the 256 KiB
+    assert svc.files.write(alice, "cardio", "irm.dcm", [BODY]).scan == "pending"
+    _settle(svc, held)
+    assert _content(svc).scan_status == "too_large"  # never "clean"
+    with pytest.raises(FileAwaitingScan, match="too large"):
+        _read(svc, bob, "irm.dcm")
+    assert _read(svc, alice, "irm.dcm") == BODY
